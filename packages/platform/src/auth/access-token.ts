@@ -1,0 +1,119 @@
+// Access tokens: short-lived RS256 JWTs that auth signs and every other service
+// verifies locally against auth's JWKS. The verifier pins the algorithm, checks
+// `typ`, `iss`, `aud`, `exp` and `nbf` (with a small leeway), selects the key by
+// `kid` itself and never follows `jku`/`x5u`.
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { AppError } from '../errors/app-error.js';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export const ACCESS_TOKEN_ALGORITHM = 'RS256';
+
+/** What a verified access token says about its bearer. */
+export interface AccessTokenClaims {
+  userId: string;
+  sessionId: string;
+  deviceId: string;
+  /** Expiry, in Unix seconds. */
+  expiresAt: number;
+}
+
+export interface TokenAudience {
+  issuer: string;
+  audience: string;
+}
+
+export interface JsonWebKeySet {
+  keys: Array<JsonWebKey & { kid?: string; alg?: string; use?: string }>;
+}
+
+/** Fetches the current JWKS from auth (over gRPC, HTTP or in-process). */
+export type JwksSource = () => Promise<JsonWebKeySet>;
+
+export interface AccessTokenVerifierOptions extends TokenAudience {
+  source: JwksSource;
+  /** Allowed clock skew, in seconds. 5 by default. */
+  leewaySeconds?: number;
+  /** Refetch the set at most this often when a token names an unknown kid. 10 s by default. */
+  minRefreshIntervalMs?: number;
+}
+
+const REJECTED = 'The access token is invalid or expired. Log in again or refresh the token.';
+
+export class AccessTokenVerifier {
+  private keys = new Map<string, KeyObject>();
+  private lastFetch = 0;
+  private inflight: Promise<void> | undefined;
+
+  constructor(private readonly options: AccessTokenVerifierOptions) {}
+
+  /**
+   * Returns the claims of a valid token; throws AppError UNAUTHENTICATED with one
+   * uniform message otherwise, so a caller learns nothing about why.
+   */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const decoded = jwt.decode(token, { complete: true });
+    if (!decoded || typeof decoded.payload === 'string') throw AppError.unauthenticated(REJECTED, 'TOKEN_MALFORMED');
+    const { header } = decoded;
+    if (header.alg !== ACCESS_TOKEN_ALGORITHM || header.typ !== ACCESS_TOKEN_TYPE || !header.kid) {
+      throw AppError.unauthenticated(REJECTED, 'TOKEN_HEADER');
+    }
+    const key = await this.keyFor(header.kid);
+    if (!key) throw AppError.unauthenticated(REJECTED, 'TOKEN_UNKNOWN_KID');
+    let payload: jwt.JwtPayload;
+    try {
+      payload = jwt.verify(token, key, {
+        algorithms: [ACCESS_TOKEN_ALGORITHM],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockTolerance: this.options.leewaySeconds ?? 5,
+      }) as jwt.JwtPayload;
+    } catch {
+      throw AppError.unauthenticated(REJECTED, 'TOKEN_REJECTED');
+    }
+    const { sub, sid, did, exp } = payload as jwt.JwtPayload & { sid?: unknown; did?: unknown };
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof did !== 'string' || typeof exp !== 'number') {
+      throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
+    }
+    return { userId: sub, sessionId: sid, deviceId: did, expiresAt: exp };
+  }
+
+  private async keyFor(kid: string): Promise<KeyObject | undefined> {
+    const known = this.keys.get(kid);
+    if (known) return known;
+    const minInterval = this.options.minRefreshIntervalMs ?? 10_000;
+    // An unknown kid may be a freshly rotated key: refetch, but not more often
+    // than minInterval, so forged kids cannot turn us into a JWKS flood.
+    if (this.keys.size === 0 || Date.now() - this.lastFetch >= minInterval) await this.refresh();
+    return this.keys.get(kid);
+  }
+
+  private refresh(): Promise<void> {
+    this.inflight ??= (async () => {
+      try {
+        const set = await this.options.source();
+        const keys = new Map<string, KeyObject>();
+        for (const jwk of set.keys) {
+          if (!jwk.kid || jwk.kty !== 'RSA' || (jwk.alg && jwk.alg !== ACCESS_TOKEN_ALGORITHM)) continue;
+          keys.set(jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
+        }
+        this.keys = keys;
+        this.lastFetch = Date.now();
+      } catch (error) {
+        throw new AppError('unavailable', 'Cannot check the access token right now: the key service is unreachable.', {
+          cause: error,
+        });
+      } finally {
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+}
+
+/** Reads the token from `authorization: Bearer <token>` metadata or header values. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  return match?.[1];
+}

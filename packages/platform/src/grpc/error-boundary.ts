@@ -1,0 +1,29 @@
+// The one place where errors become gRPC statuses. AppError keeps its code and
+// message; ServerError (already a status) passes through; anything else is logged
+// with its stack and the caller sees INTERNAL with a generic message.
+import { isAbortError } from 'abort-controller-x';
+import { ServerError, Status, type ServerMiddleware } from 'nice-grpc';
+import type { Logger } from 'pino';
+import { AppError } from '../errors/app-error.js';
+
+export function errorBoundary(logger: Logger): ServerMiddleware {
+  return async function* boundary(call, context) {
+    try {
+      return yield* call.next(call.request, context);
+    } catch (error) {
+      throw toServerError(error, call.method.path, logger);
+    }
+  };
+}
+
+export function toServerError(error: unknown, method: string, logger: Logger): unknown {
+  if (error instanceof AppError) {
+    if (error.cause !== undefined) logger.warn({ err: error.cause, method, code: error.code }, error.message);
+    return new ServerError(error.grpcStatus, error.message);
+  }
+  if (error instanceof ServerError) return error;
+  // The client went away or the server is shutting down: nothing to report.
+  if (isAbortError(error)) return error;
+  logger.error({ err: error, method }, 'unhandled error in gRPC handler');
+  return new ServerError(Status.INTERNAL, 'Internal error. It has been logged; try again later.');
+}

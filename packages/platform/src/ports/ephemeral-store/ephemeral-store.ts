@@ -1,0 +1,18 @@
+// EphemeralStore: short-lived single-use values such as login nonces and SMS codes.
+//
+// Contract (every adapter passes ephemeral-store.contract.ts):
+// - `put` stores a value for `ttlSeconds`, replacing any earlier value of the key.
+// - `putIfAbsent` stores only when the key holds nothing live; false otherwise.
+// - `take` returns the value and deletes it in one atomic step: of any number of
+//   concurrent takes of one key, exactly one gets the value. Expired values are
+//   never returned.
+// - `increment` adds 1 to a counter that expires `ttlSeconds` after its first
+//   increment and returns the new count (attempt caps).
+
+export interface EphemeralStore {
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  putIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+  take(key: string): Promise<string | undefined>;
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  close(): Promise<void>;
+}

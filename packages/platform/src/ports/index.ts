@@ -1,0 +1,4 @@
+// Ports and their adapters. Which adapter runs is chosen in one place, the
+// composition root of each process, from validated configuration.
+export { MemoryPresenceRegistry } from './presence/memory-presence-registry.js';
+export { MemoryPushBus } from './push-bus/memory-push-bus.js';

@@ -1,0 +1,16 @@
+// What every service's start function returns, so the all-in-one and the
+// standalone entry points treat services alike.
+import type { Registry } from 'prom-client';
+import type { ReadinessCheck } from '../ops/ops-http.js';
+
+export interface RunningService {
+  name: string;
+  /** "host:port" of the service's gRPC server, as bound. */
+  grpcAddress: string;
+  /** "host:port" of the service's HTTP server (ops endpoints, and more per service). */
+  httpAddress: string;
+  metrics: Registry;
+  readiness: ReadinessCheck[];
+  /** Stops accepting, drains work in flight, closes what the service opened. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,2 @@
+// Helpers for tests of every package: real databases, log capture.
+export { createTestDatabase, type TestDatabase } from './test-database.js';
