@@ -1,0 +1,132 @@
+// The all-in-one composition root: the four services in one process on the
+// embedded defaults (PostgreSQL started by the app, every other port in memory).
+// They still talk to each other over real gRPC on loopback, so this mode runs the
+// production code path. This is the only place that picks adapters for it.
+import { startAuthService, loadAuthConfig } from '@im-mesh/auth';
+import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
+import { startCoreService, loadCoreConfig } from '@im-mesh/core';
+import { startEdgeService, loadEdgeConfig } from '@im-mesh/edge';
+import {
+  createLogger,
+  env,
+  loadConfig,
+  MemoryEphemeralStore,
+  MemoryPresenceRegistry,
+  MemoryPushBus,
+  MemoryRateLimiter,
+  startEmbeddedPostgres,
+  type ConfigSource,
+  type Logger,
+  type RunningService,
+} from '@im-mesh/platform';
+
+export const allInOneConfigShape = {
+  LOG_LEVEL: env.logLevel(),
+  /** External PostgreSQL; when unset, an embedded one runs with its data under IM_VAR_DIR. */
+  DATABASE_URL: env.optionalString(),
+  IM_VAR_DIR: env.string('./var'),
+};
+
+export interface AllInOne {
+  /** The public address, e.g. http://127.0.0.1:9191. */
+  url: string;
+  databaseUrl: string;
+  services: { auth: RunningService; core: RunningService; connect: RunningService; edge: RunningService };
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export interface AllInOneOptions {
+  /** Pino destination; stdout by default. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export async function startAllInOne(source: ConfigSource = process.env, options: AllInOneOptions = {}): Promise<AllInOne> {
+  const config = loadConfig(allInOneConfigShape, source);
+  // Validate every service's configuration before starting anything, so a typo
+  // fails fast with the key's name instead of after PostgreSQL has started.
+  loadAuthConfig(source);
+  loadCoreConfig(source);
+  loadConnectConfig(source);
+  loadEdgeConfig(source);
+
+  const logger = createLogger({ service: 'all-in-one', level: config.LOG_LEVEL, destination: options.logDestination });
+  const cleanup: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, 'error while stopping');
+      }
+    }
+    cleanup.length = 0;
+  };
+
+  try {
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres(config.IM_VAR_DIR, logger.child({ component: 'postgres' }));
+      cleanup.push(() => embedded.stop());
+      databaseUrl = embedded.url;
+    }
+
+    const presence = new MemoryPresenceRegistry();
+    const bus = new MemoryPushBus(logger.child({ component: 'push-bus' }));
+    const nonces = new MemoryEphemeralStore();
+    const rateLimiter = new MemoryRateLimiter();
+    cleanup.push(() => presence.close(), () => bus.close(), () => nonces.close(), () => rateLimiter.close());
+
+    const auth = await startAuthService({
+      config: loadAuthConfig(source),
+      logger: logger.child({ service: 'auth' }),
+      databaseUrl,
+      nonces,
+    });
+    cleanup.push(() => auth.stop());
+
+    const withAuth = { ...source, AUTH_ADDRESS: auth.grpcAddress };
+    const core = await startCoreService({
+      config: loadCoreConfig(withAuth),
+      logger: logger.child({ service: 'core' }),
+      databaseUrl,
+      presence,
+      bus,
+    });
+    cleanup.push(() => core.stop());
+
+    const connect = await startConnectService({
+      config: loadConnectConfig({ ...withAuth, CORE_ADDRESS: core.grpcAddress }),
+      logger: logger.child({ service: 'connect' }),
+      presence,
+      bus,
+    });
+    cleanup.push(() => connect.stop());
+
+    const edge = await startEdgeService({
+      config: loadEdgeConfig(withAuth),
+      logger: logger.child({ service: 'edge' }),
+      rateLimiter,
+      upstreams: {
+        auth: auth.grpcAddress,
+        core: core.grpcAddress,
+        connect: connect.grpcAddress,
+        connectWs: connect.httpAddress,
+      },
+      extraMetrics: [auth.metrics, core.metrics, connect.metrics],
+      extraReadiness: [...auth.readiness, ...core.readiness, ...connect.readiness],
+    });
+    cleanup.push(() => edge.stop());
+
+    return {
+      url: edge.url,
+      databaseUrl,
+      services: { auth, core, connect, edge },
+      logger,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
