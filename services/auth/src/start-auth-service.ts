@@ -1,0 +1,125 @@
+// The composition root of the auth service: opens its schema (running
+// migrations), loads or creates its keys, wires the features and serves gRPC
+// (AuthService, KeyService, UserDirectoryService) and HTTP (JWKS and ops).
+import { authV1, internalV1 } from '@im-mesh/contracts';
+import {
+  AccessTokenVerifier,
+  createGrpcServer,
+  createServiceRegistry,
+  openDatabase,
+  optionalAccessToken,
+  startServiceHttpServer,
+  type EphemeralStore,
+  type GrpcServer,
+  type Logger,
+  type RunningService,
+  type ServiceHttpServer,
+} from '@im-mesh/platform';
+import { Registration } from './accounts/registration.js';
+import { UserDirectory } from './accounts/user-directory.js';
+import { AuthMetrics } from './auth-metrics.js';
+import type { AuthConfig } from './config.js';
+import { jwksHttpHandler } from './keys/jwks-http.js';
+import { KeyRing } from './keys/key-ring.js';
+import { LoginChallenge } from './login/login-challenge.js';
+import { LoginFlow } from './login/login.js';
+import { PasswordHasher } from './passwords/password-hasher.js';
+import { authService, keyService, userDirectoryService } from './service.js';
+import { Sessions } from './sessions/sessions.js';
+import { TokenIssuer } from './sessions/token-issuer.js';
+import { AccountStore } from './storage/account-store.js';
+import { KeyStore } from './storage/key-store.js';
+import { authMigrations } from './storage/migrations/index.js';
+import { SessionStore } from './storage/session-store.js';
+
+export interface StartAuthServiceOptions {
+  config: AuthConfig;
+  logger: Logger;
+  /** PostgreSQL URL; auth keeps its tables in the schema "auth". */
+  databaseUrl: string;
+  /** Where login nonces live (memory in one process, Redis when distributed). Owned by the caller. */
+  nonces: EphemeralStore;
+}
+
+/** Argon2 hashes computed at once; each takes ~19 MiB and most of a core for tens of ms. */
+const PASSWORD_HASH_CONCURRENCY = 2;
+
+export async function startAuthService(options: StartAuthServiceOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  const registry = createServiceRegistry('auth');
+  const metrics = new AuthMetrics(registry);
+  const db = await openDatabase({ url: options.databaseUrl, schema: 'auth', migrations: authMigrations, logger });
+
+  let grpc: GrpcServer | undefined;
+  let http: ServiceHttpServer | undefined;
+  let accepting = true;
+  const close = async () => {
+    accepting = false;
+    await grpc?.shutdown();
+    await http?.close();
+    if (db.isInitialized) await db.destroy();
+  };
+
+  try {
+    const keys = await KeyRing.load(new KeyStore(db), { accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS, logger });
+    const hasher = new PasswordHasher(PASSWORD_HASH_CONCURRENCY);
+    await hasher.prepare();
+
+    const accounts = new AccountStore(db);
+    const challenge = new LoginChallenge({
+      keys,
+      nonces: options.nonces,
+      nonceTtlSeconds: config.AUTH_NONCE_TTL_SECONDS,
+      loginWindowMs: config.AUTH_LOGIN_WINDOW_MS,
+    });
+    const issuer = new TokenIssuer({
+      keys,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.AUTH_REFRESH_TOKEN_TTL_SECONDS,
+    });
+    const sessions = new Sessions({ store: new SessionStore(db), issuer, metrics, logger });
+    const registration = new Registration({ accounts, challenge, hasher, metrics, logger });
+    const login = new LoginFlow({ accounts, challenge, hasher, sessions, metrics, logger });
+    // Auth checks its own tokens (for Logout) with the same verifier every other
+    // service uses, fed in-process instead of over KeyService.
+    const verifier = new AccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      source: async () => keys.jwks,
+    });
+
+    grpc = createGrpcServer({ logger });
+    grpc.addWith(
+      // Only Logout needs the caller; the others ignore any token sent along.
+      optionalAccessToken(verifier, new Set(['GetLoginKey', 'Register', 'Login', 'RefreshToken'])),
+      authV1.AuthServiceDefinition,
+      authService({ challenge, registration, login, sessions }),
+    );
+    grpc.add(internalV1.KeyServiceDefinition, keyService(keys));
+    grpc.add(internalV1.UserDirectoryServiceDefinition, userDirectoryService(new UserDirectory(accounts)));
+    const grpcPort = await grpc.listen(config.AUTH_HOST, config.AUTH_GRPC_PORT);
+
+    const readiness = [{ name: 'database', check: async () => void (await db.query('SELECT 1')) }];
+    http = await startServiceHttpServer(
+      config.AUTH_HOST,
+      config.AUTH_HTTP_PORT,
+      { registries: [registry], readiness, isAccepting: () => accepting },
+      [jwksHttpHandler(keys)],
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      name: 'auth',
+      grpcAddress: `${config.AUTH_HOST}:${grpcPort}`,
+      httpAddress: http.address,
+      metrics: registry,
+      readiness,
+      stop: () => (stopping ??= close()),
+    };
+  } catch (error) {
+    await close().catch((closeError: unknown) => logger.error({ err: closeError }, 'cleanup after a failed start failed'));
+    throw error;
+  }
+}

@@ -1,0 +1,5 @@
+// Every migration of the auth schema, oldest first. openDatabase runs the ones
+// not yet applied, under an advisory lock, at every start.
+import { CreateAuthTables1764230400000 } from './1764230400000-create-auth-tables.js';
+
+export const authMigrations = [CreateAuthTables1764230400000];
