@@ -1,0 +1,35 @@
+// The edge's configuration: one public port, where the upstream services are,
+// who may call from a browser, and how fast. Keys are environment variable names.
+import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+
+export const edgeConfigShape = {
+  EDGE_HOST: env.host('127.0.0.1'),
+  EDGE_PORT: env.port(9191),
+  AUTH_ADDRESS: env.host('127.0.0.1:7001'),
+  CORE_ADDRESS: env.host('127.0.0.1:7002'),
+  CONNECT_ADDRESS: env.host('127.0.0.1:7003'),
+  /** The connect node's HTTP port, which serves the WebSocket at /ws. */
+  CONNECT_WS_ADDRESS: env.host('127.0.0.1:7083'),
+  JWT_ISSUER: env.string('im-mesh'),
+  JWT_AUDIENCE: env.string('im-mesh'),
+  /** Browser origins allowed to call grpc-web; '*' allows any (tokens travel in headers, not cookies). */
+  EDGE_CORS_ORIGINS: env.list(['*']),
+  /** Requests per second per client IP, and the burst on top of a quiet period. */
+  EDGE_RATE_LIMIT_PER_IP: env.int(200, 1),
+  EDGE_RATE_LIMIT_PER_IP_BURST: env.int(400, 1),
+  /** Requests per second per authenticated user, and the burst. */
+  EDGE_RATE_LIMIT_PER_USER: env.int(100, 1),
+  EDGE_RATE_LIMIT_PER_USER_BURST: env.int(200, 1),
+  /** Largest grpc-web request body, in bytes (after base64 decoding). */
+  EDGE_MAX_REQUEST_BYTES: env.int(4 * 1024 * 1024 + 5, 5),
+  /** How long stop() lets streams in flight finish before cutting them, in ms. */
+  EDGE_DRAIN_MS: env.millis(5_000),
+  LOG_LEVEL: env.logLevel(),
+};
+
+/** Validates the edge's configuration from `source` (process.env by default). */
+export function loadEdgeConfig(source?: ConfigSource) {
+  return loadConfig(edgeConfigShape, source);
+}
+
+export type EdgeConfig = ReturnType<typeof loadEdgeConfig>;

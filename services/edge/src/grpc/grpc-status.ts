@@ -1,0 +1,54 @@
+// gRPC status plumbing shared by the native proxy and the grpc-web bridge:
+// the status an edge decision produces, and how it is written on the wire.
+import { Status } from 'nice-grpc';
+
+/** A call the edge answers itself, without reaching an upstream. */
+export interface EdgeRejection {
+  status: Status;
+  /** Shown to the caller: a sentence a person understands. */
+  message: string;
+}
+
+/** "UNAUTHENTICATED" for 16; "UNKNOWN" for anything unexpected (metrics labels stay bounded). */
+export function statusName(code: number | string | undefined): string {
+  const numeric = typeof code === 'string' ? Number(code) : code;
+  if (numeric === undefined || !Number.isInteger(numeric)) return 'UNKNOWN';
+  return Status[numeric] ?? 'UNKNOWN';
+}
+
+/**
+ * Percent-encodes a grpc-message value as the gRPC HTTP/2 spec asks: bytes outside
+ * printable ASCII, and '%' itself, become %XX of their UTF-8 encoding.
+ */
+export function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The grpc-status/grpc-message pair of a rejection, ready to send as trailers. */
+export function statusTrailers(rejection: EdgeRejection): Record<string, string> {
+  return { 'grpc-status': String(rejection.status), 'grpc-message': encodeGrpcMessage(rejection.message) };
+}
+
+export function upstreamUnavailable(upstream: string): EdgeRejection {
+  return { status: Status.UNAVAILABLE, message: `The ${upstream} service is unreachable right now. Try again shortly.` };
+}
+
+export function upstreamBroke(upstream: string): EdgeRejection {
+  return { status: Status.UNAVAILABLE, message: `The ${upstream} service closed the call before it finished. Try again.` };
+}
+
+/** Headers that describe one hop and must not be copied to the next (RFC 9110 7.6.1, RFC 9113 8.2.2). */
+export const HOP_BY_HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'host',
+  'content-length',
+]);

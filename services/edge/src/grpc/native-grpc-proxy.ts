@@ -1,0 +1,146 @@
+// Native gRPC through the edge: each incoming HTTP/2 stream becomes one stream on
+// the upstream's session. Headers, data and trailers pass through unchanged (the
+// edge never decodes messages), with backpressure both ways; a client cancel
+// cancels the upstream stream, and an upstream failure becomes UNAVAILABLE.
+import {
+  constants,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { clientAddress, forwardedFor } from '../admission/admission.js';
+import type { CallContext } from './call-context.js';
+import {
+  HOP_BY_HOP_HEADERS,
+  statusName,
+  statusTrailers,
+  upstreamBroke,
+  upstreamUnavailable,
+  type EdgeRejection,
+} from './grpc-status.js';
+
+export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  stream.on('error', () => {
+    // A client reset: the 'close' handler below cancels the upstream side.
+  });
+  const contentType = String(headers['content-type'] ?? '');
+  if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
+    stream.respond({ ':status': 415, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end('This HTTP/2 endpoint speaks gRPC only; use HTTP/1.1 for grpc-web, WebSocket and /healthz.\n');
+    return;
+  }
+  const path = String(headers[':path'] ?? '');
+  const record = context.metrics.callStarted('grpc');
+  let routeLabel = 'unrouted';
+  stream.once('close', () => record.finish(routeLabel, 'CANCELLED'));
+
+  void context.admission
+    .admitCall({ clientIp: clientAddress(stream.session?.socket?.remoteAddress), path, authorization: single(headers.authorization) })
+    .then((decision) => {
+      routeLabel = decision.admitted ? decision.route.label : decision.routeLabel;
+      if (stream.destroyed || stream.closed) return;
+      if (!decision.admitted) {
+        respondTrailersOnly(stream, decision);
+        record.finish(routeLabel, statusName(decision.status));
+        return;
+      }
+      const upstreamName = decision.route.upstream;
+      forward(context, stream, headers, upstreamName, context.upstreams(upstreamName), (status) => record.finish(routeLabel, status));
+    });
+}
+
+function forward(
+  context: CallContext,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  upstreamName: string,
+  address: string,
+  finish: (status: string) => void,
+): void {
+  let upstream: ClientHttp2Stream;
+  try {
+    upstream = context.sessions.request(address, {
+      ...passThrough(headers),
+      ':method': 'POST',
+      ':path': headers[':path'],
+      'x-forwarded-for': forwardedFor(headers['x-forwarded-for'], stream.session?.socket?.remoteAddress),
+    });
+  } catch (error) {
+    context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
+    respondTrailersOnly(stream, upstreamUnavailable(upstreamName));
+    finish('UNAVAILABLE');
+    return;
+  }
+  let trailers: OutgoingHttpHeaders | undefined;
+  let failed = false;
+
+  const fail = (rejection: EdgeRejection) => {
+    // Nothing to do once the client is gone or already has its status.
+    if (failed || stream.destroyed || stream.closed || (stream.headersSent && stream.writableEnded)) return;
+    failed = true;
+    context.metrics.upstreamError(upstreamName);
+    if (!stream.headersSent) {
+      respondTrailersOnly(stream, rejection);
+      finish(statusName(rejection.status));
+    } else if (!stream.writableEnded) {
+      // Headers already went out: end the data and let 'wantTrailers' send the status.
+      trailers = statusTrailers(rejection);
+      stream.end();
+    }
+  };
+
+  upstream.on('response', (response) => {
+    if (stream.destroyed || stream.closed) return;
+    const forwarded = { ...passThrough(response), ':status': response[':status'] ?? 200 };
+    if (response['grpc-status'] !== undefined) {
+      // Trailers-only: the whole answer is in this one header block.
+      stream.respond(forwarded, { endStream: true });
+      finish(statusName(single(response['grpc-status'])));
+      upstream.resume();
+      return;
+    }
+    stream.respond(forwarded, { waitForTrailers: true });
+    upstream.pipe(stream);
+  });
+  upstream.on('trailers', (received) => {
+    trailers = passThrough(received);
+  });
+  stream.on('wantTrailers', () => {
+    const sent = trailers ?? statusTrailers(upstreamBroke(upstreamName));
+    stream.sendTrailers(sent);
+    finish(statusName(single(sent['grpc-status'] as string | string[] | undefined)));
+  });
+  upstream.on('error', (error) => {
+    context.logger.debug({ err: error, upstream: upstreamName }, 'upstream stream failed');
+    fail(stream.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName));
+  });
+  upstream.on('close', () => {
+    // A reset without an 'error' (RST_STREAM from the upstream) must still end the call.
+    if (!stream.headersSent || (!stream.writableEnded && trailers === undefined && !upstream.readableEnded)) {
+      fail(stream.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName));
+    }
+  });
+  stream.on('close', () => {
+    if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
+  });
+  stream.pipe(upstream);
+}
+
+function respondTrailersOnly(stream: ServerHttp2Stream, rejection: EdgeRejection): void {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(rejection) }, { endStream: true });
+}
+
+/** Every header except pseudo-headers, hop-by-hop ones and `date` (each hop sets its own). */
+function passThrough(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':') || HOP_BY_HOP_HEADERS.has(name) || name === 'date') continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

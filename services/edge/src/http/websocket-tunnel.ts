@@ -1,0 +1,85 @@
+// WebSocket through the edge: the upgrade request on /ws is replayed byte for byte
+// to a connect node's HTTP address (plus X-Forwarded-For), then both sockets are
+// piped together. The edge never parses WebSocket frames; the connect node does the
+// handshake, the auth (token in Sec-WebSocket-Protocol) and the protocol. Headers
+// are never logged here, because the token rides in one of them.
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@im-mesh/platform';
+import { forwardedFor } from '../admission/admission.js';
+import type { EdgeMetrics } from '../metrics/edge-metrics.js';
+
+export const WEBSOCKET_PATH = '/ws';
+
+/** Open tunnels, so shutdown can close them. */
+export type TunnelSet = Set<{ client: Duplex; upstream: Socket }>;
+
+export function tunnelWebSocket(
+  deps: { metrics: EdgeMetrics; logger: Logger; tunnels: TunnelSet },
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  upstreamAddress: string,
+): void {
+  const record = deps.metrics.callStarted('websocket');
+  const { host, port } = splitAddress(upstreamAddress);
+  const upstream = connect({ host, port });
+  const tunnel = { client, upstream };
+  deps.tunnels.add(tunnel);
+  let established = false;
+
+  const closeBoth = () => {
+    deps.tunnels.delete(tunnel);
+    record.finish(WEBSOCKET_PATH, established ? 'CLOSED' : 'UNAVAILABLE');
+    upstream.destroy();
+    client.destroy();
+  };
+
+  upstream.once('connect', () => {
+    established = true;
+    upstream.setNoDelay(true);
+    upstream.write(replayedRequest(req));
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  });
+  upstream.on('error', (error) => {
+    if (!established) {
+      deps.metrics.upstreamError('connectWs');
+      deps.logger.warn({ err: error, upstream: upstreamAddress }, 'WebSocket upstream unreachable');
+      if (client.writable) client.end(httpError(502, 'Bad Gateway', 'The connection service is unreachable right now. Try again shortly.'));
+    }
+    closeBoth();
+  });
+  client.on('error', closeBoth);
+  upstream.on('close', closeBoth);
+  client.on('close', closeBoth);
+}
+
+/** The request line and headers as the client sent them, with the client added to X-Forwarded-For. */
+function replayedRequest(req: IncomingMessage): string {
+  let out = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] ?? '';
+    if (name.toLowerCase() === 'x-forwarded-for') continue;
+    out += `${name}: ${req.rawHeaders[i + 1] ?? ''}\r\n`;
+  }
+  out += `X-Forwarded-For: ${forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress)}\r\n\r\n`;
+  return out;
+}
+
+/** A minimal HTTP/1.1 error for a socket that never got upgraded. */
+export function httpError(status: number, reason: string, message: string, extra: Record<string, string> = {}): string {
+  const body = `${message}\n`;
+  const headers = Object.entries({ 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...extra })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return `HTTP/1.1 ${status} ${reason}\r\n${headers}\r\n${body}`;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const index = address.lastIndexOf(':');
+  const host = address.slice(0, index).replace(/^\[(.*)\]$/, '$1');
+  return { host: host || '127.0.0.1', port: Number(address.slice(index + 1)) };
+}

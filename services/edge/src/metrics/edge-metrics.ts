@@ -1,0 +1,57 @@
+// The edge's Prometheus metrics: calls by route, protocol and final gRPC status,
+// upstream failures, and the streams open right now.
+import { createServiceRegistry } from '@im-mesh/platform';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export type EdgeProtocol = 'grpc' | 'grpc-web' | 'grpc-web-text' | 'websocket';
+
+/** One call through the edge; `finish` counts it once, whatever path ends it. */
+export interface CallRecord {
+  finish(route: string, status: string): void;
+}
+
+export class EdgeMetrics {
+  readonly registry: Registry;
+  private readonly requests: Counter<'route' | 'protocol' | 'status'>;
+  private readonly upstreamErrors: Counter<'upstream'>;
+  private readonly activeStreams: Gauge<'protocol'>;
+
+  constructor() {
+    this.registry = createServiceRegistry('edge');
+    this.requests = new Counter({
+      name: 'edge_requests_total',
+      help: 'Calls through the edge, by route, protocol and final gRPC status (or HTTP status for WebSocket upgrades).',
+      labelNames: ['route', 'protocol', 'status'],
+      registers: [this.registry],
+    });
+    this.upstreamErrors = new Counter({
+      name: 'edge_upstream_errors_total',
+      help: 'Calls the edge could not complete because an upstream was unreachable or reset the stream.',
+      labelNames: ['upstream'],
+      registers: [this.registry],
+    });
+    this.activeStreams = new Gauge({
+      name: 'edge_active_streams',
+      help: 'Calls and WebSocket tunnels open through the edge right now.',
+      labelNames: ['protocol'],
+      registers: [this.registry],
+    });
+  }
+
+  callStarted(protocol: EdgeProtocol): CallRecord {
+    this.activeStreams.inc({ protocol });
+    let finished = false;
+    return {
+      finish: (route, status) => {
+        if (finished) return;
+        finished = true;
+        this.activeStreams.dec({ protocol });
+        this.requests.inc({ route, protocol, status });
+      },
+    };
+  }
+
+  upstreamError(upstream: string): void {
+    this.upstreamErrors.inc({ upstream });
+  }
+}

@@ -1,0 +1,48 @@
+// Starts an edge in front of the upstream doubles, with a logger that keeps every
+// line (at debug level) so tests can check what was and was not logged.
+import { Writable } from 'node:stream';
+import { createLogger, MemoryRateLimiter, type Logger } from '@im-mesh/platform';
+import { loadEdgeConfig, startEdgeService, type EdgeConfig, type Upstreams } from '../../src/index.js';
+import { TEST_AUDIENCE, TEST_ISSUER } from './token-issuer-double.js';
+
+export interface TestEdge {
+  url: string;
+  /** "127.0.0.1:port", for gRPC clients. */
+  address: string;
+  logLines: string[];
+  stop(): Promise<void>;
+}
+
+/** A logger whose lines land in `lines`. */
+export function capturingLogger(service: string, lines: string[], level = 'debug'): Logger {
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return createLogger({ service, level, destination });
+}
+
+export async function startTestEdge(upstreams: Upstreams, overrides: Record<string, string> = {}): Promise<TestEdge> {
+  const config: EdgeConfig = loadEdgeConfig({
+    EDGE_PORT: '0',
+    JWT_ISSUER: TEST_ISSUER,
+    JWT_AUDIENCE: TEST_AUDIENCE,
+    EDGE_CORS_ORIGINS: 'https://app.example.test',
+    EDGE_DRAIN_MS: '200',
+    ...overrides,
+  });
+  const logLines: string[] = [];
+  const rateLimiter = new MemoryRateLimiter();
+  const edge = await startEdgeService({ config, logger: capturingLogger('edge', logLines), rateLimiter, upstreams });
+  return {
+    url: edge.url,
+    address: edge.grpcAddress,
+    logLines,
+    async stop() {
+      await edge.stop();
+      await rateLimiter.close();
+    },
+  };
+}
