@@ -84,12 +84,14 @@ export class AccessTokenVerifier {
     const minInterval = this.options.minRefreshIntervalMs ?? 10_000;
     // An unknown kid may be a freshly rotated key: refetch, but not more often
     // than minInterval, so forged kids cannot turn us into a JWKS flood.
-    if (this.keys.size === 0 || Date.now() - this.lastFetch >= minInterval) await this.refresh();
+    if (Date.now() - this.lastFetch >= minInterval) await this.refresh();
     return this.keys.get(kid);
   }
 
   private refresh(): Promise<void> {
     this.inflight ??= (async () => {
+      // Counted from the attempt, so a failing key service is not asked per token.
+      this.lastFetch = Date.now();
       try {
         const set = await this.options.source();
         const keys = new Map<string, KeyObject>();
@@ -98,7 +100,6 @@ export class AccessTokenVerifier {
           keys.set(jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
         }
         this.keys = keys;
-        this.lastFetch = Date.now();
       } catch (error) {
         throw new AppError('unavailable', 'Cannot check the access token right now: the key service is unreachable.', {
           cause: error,

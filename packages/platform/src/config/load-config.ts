@@ -11,6 +11,8 @@ export class ConfigError extends Error {
   }
 }
 
+const SECRET_KEY = /SECRET|PASSWORD|TOKEN|KEY|_URL$/;
+
 export type ConfigSource = Record<string, string | undefined>;
 
 /**
@@ -28,7 +30,9 @@ export function loadConfig<Shape extends z.ZodRawShape>(
     const lines = result.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(root)';
       const given = merged[key];
-      return `  ${key}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`;
+      // Never echo secrets (passwords inside URLs, keys) into logs.
+      const shown = given === undefined ? '' : SECRET_KEY.test(key) ? ' (value hidden)' : ` (got ${JSON.stringify(given)})`;
+      return `  ${key}: ${issue.message}${shown}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
@@ -53,20 +57,23 @@ function readConfigFile(path: string | undefined): ConfigSource {
     throw new ConfigError(`IM_CONFIG_FILE: ${path} must hold a JSON object of KEY: value pairs`);
   }
   const out: ConfigSource = {};
-  for (const [k, v] of Object.entries(parsed)) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(parsed)) {
+    // Lists may be written as JSON arrays; the list fields read comma-separated text.
+    out[k] = typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : JSON.stringify(v);
+  }
   return out;
 }
 
 /** Field builders with the messages operators see. */
 export const env = {
   port: (fallback: number) =>
-    z.coerce.number().int('must be an integer').min(0, 'must be a port 0-65535').max(65535, 'must be a port 0-65535').default(fallback),
+    z.coerce.number({ message: 'must be a port 0-65535' }).int('must be a port 0-65535').min(0, 'must be a port 0-65535').max(65535, 'must be a port 0-65535').default(fallback),
   host: (fallback: string) => z.string().min(1).default(fallback),
   int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-    z.coerce.number().int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback),
+    z.coerce.number({ message: 'must be an integer' }).int('must be an integer').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback),
   /** Durations in milliseconds. */
   millis: (fallback: number, min = 1) =>
-    z.coerce.number().int('must be a whole number of milliseconds').min(min, `must be at least ${min} ms`).default(fallback),
+    z.coerce.number({ message: 'must be a whole number of milliseconds' }).int('must be a whole number of milliseconds').min(min, `must be at least ${min} ms`).default(fallback),
   string: (fallback: string) => z.string().default(fallback),
   optionalString: () => z.string().min(1).optional(),
   bool: (fallback: boolean) =>

@@ -11,6 +11,12 @@ export function errorBoundary(logger: Logger): ServerMiddleware {
     try {
       return yield* call.next(call.request, context);
     } catch (error) {
+      // The reason and retry hint ride in trailers so clients can branch on them
+      // without parsing the message.
+      if (error instanceof AppError) {
+        if (error.reason) context.trailer.set('im-error-reason', error.reason);
+        if (error.retryAfterMs !== undefined) context.trailer.set('im-retry-after-ms', String(error.retryAfterMs));
+      }
       throw toServerError(error, call.method.path, logger);
     }
   };

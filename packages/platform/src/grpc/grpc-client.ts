@@ -9,7 +9,7 @@ import {
   type ClientMiddleware,
   type CompatServiceDefinition,
 } from 'nice-grpc';
-import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
+import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 
 export interface GrpcClientOptions {
   /** Deadline for unary calls that do not set one, in milliseconds. 5 s by default. */
@@ -49,9 +49,11 @@ export function createServiceClient<S extends CompatServiceDefinition>(
   definition: S,
   channel: Channel,
   options: GrpcClientOptions = {},
-): Client<S> {
+): Client<S, DeadlineOptions> {
+  // The middleware added last runs first: the default deadline must be set before
+  // deadlineMiddleware turns it into a real one.
   const factory = createClientFactory()
-    .use(defaultDeadline(options.defaultDeadlineMs ?? 5_000))
-    .use(deadlineMiddleware);
+    .use(deadlineMiddleware)
+    .use(defaultDeadline(options.defaultDeadlineMs ?? 5_000));
   return factory.create(definition, channel);
 }

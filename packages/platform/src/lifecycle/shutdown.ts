@@ -1,7 +1,6 @@
-// Graceful shutdown. Steps run in registration order, reversed would be wrong here:
-// services register "stop accepting" first, then "drain", then "close stores", and
-// that is the order they must run. Each step gets a deadline so a stuck one cannot
-// hold the process forever.
+// Graceful shutdown. Steps run in the order they were added: services add "stop
+// accepting" first, then "drain", then "close stores", which is the order they
+// must run in. Each step gets a deadline so a stuck one cannot hold the process.
 import type { Logger } from 'pino';
 
 export interface ShutdownStep {
@@ -34,9 +33,10 @@ export class Shutdown {
   installSignalHandlers(): void {
     const onSignal = (signal: NodeJS.Signals) => {
       this.logger.info({ signal }, 'shutting down');
+      const exit = (code: number) => this.logger.flush(() => process.exit(code));
       void this.run(signal).then(
-        () => process.exit(0),
-        () => process.exit(1),
+        () => exit(0),
+        () => exit(1),
       );
     };
     process.once('SIGTERM', onSignal);

@@ -4,30 +4,31 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export const REDACTED_PATHS = [
+const SECRET_FIELDS = [
   'password',
-  '*.password',
   'ciphertext',
-  '*.ciphertext',
   'token',
-  '*.token',
   'accessToken',
-  '*.accessToken',
   'access_token',
   'refreshToken',
-  '*.refreshToken',
   'refresh_token',
   'authorization',
-  '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers["sec-websocket-protocol"]',
+  'Authorization',
   'smsCode',
-  '*.smsCode',
+  'sms_code',
   'secret',
-  '*.secret',
   'privateKey',
-  '*.privateKey',
+  'private_key',
+];
+
+/** Secret fields at the top level and up to three levels deep, and request headers. */
+export const REDACTED_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  ...SECRET_FIELDS.map((f) => `*.*.${f}`),
+  ...SECRET_FIELDS.map((f) => `*.*.*.${f}`),
+  'req.headers["sec-websocket-protocol"]',
+  'headers["sec-websocket-protocol"]',
 ];
 
 export interface LoggerOptions {

@@ -4,3 +4,7 @@ export { MemoryPresenceRegistry } from './presence/memory-presence-registry.js';
 export { MemoryPushBus } from './push-bus/memory-push-bus.js';
 export { MemoryEphemeralStore } from './ephemeral-store/memory-ephemeral-store.js';
 export { MemoryRateLimiter } from './rate-limiter/memory-rate-limiter.js';
+export { StaticServiceRegistry } from './service-registry/static-service-registry.js';
+export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions, type OpenedBlob } from './blob-store/local-disk-blob-store.js';
+export { createBlobHttpHandler, type BlobHttpHandlerOptions } from './blob-store/blob-http-handler.js';
+export { assertBlobKey, blobKeyProblem } from './blob-store/blob-url-signature.js';

@@ -1,6 +1,7 @@
 // In-process EphemeralStore for the all-in-one. JavaScript runs one callback at a
-import type { EphemeralStore } from './ephemeral-store.js';
 // time, so take-and-delete is atomic by construction.
+import type { EphemeralStore } from './ephemeral-store.js';
+
 interface Entry {
   value: string;
   expiresAt: number;

@@ -12,14 +12,23 @@
 // - A consumer's handler resolving means "done with it" (ack); rejecting means
 //   "redeliver later", up to the adapter's delivery limit, after which the message
 //   is dead-lettered (a poison message never blocks the queue).
-// - `capabilities` says what survives a crash: in-process adapters lose
-//   everything not yet consumed, which is fine because sync is the truth.
+// - `capabilities` says what survives a crash (in-process adapters lose
+//   everything not yet consumed, which is fine because sync is the truth) and
+//   the delivery limit. The contract suite reads it instead of the adapter's class.
+// - Closing a subscription never loses a message silently: a later publish to
+//   that node either resolves `unroutable` or reaches the node's next consumer,
+//   together with whatever the closed consumer had not handled.
 
 export interface PushBusCapabilities {
   /** Published messages survive a restart of the publishing or consuming process. */
   durable: boolean;
   /** Messages to one node arrive in publish order. */
   orderedPerNode: boolean;
+  /**
+   * How many times a handler sees one message at most: the first delivery plus
+   * redeliveries after rejections. The message is dead-lettered after that.
+   */
+  deliveryLimit: number;
 }
 
 export type PublishOutcome = 'delivered' | 'unroutable';

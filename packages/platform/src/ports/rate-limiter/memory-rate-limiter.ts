@@ -20,8 +20,10 @@ export class MemoryRateLimiter implements RateLimiter {
   async take(key: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: limit.capacity, updatedAt: now, limit };
-    bucket.tokens = Math.min(limit.capacity, bucket.tokens + ((now - bucket.updatedAt) / 1000) * limit.refillPerSecond);
-    bucket.updatedAt = now;
+    // A wall clock stepped backwards must not take tokens away.
+    const elapsedMs = Math.max(0, now - bucket.updatedAt);
+    bucket.tokens = Math.min(limit.capacity, bucket.tokens + (elapsedMs / 1000) * limit.refillPerSecond);
+    bucket.updatedAt = Math.max(now, bucket.updatedAt);
     bucket.limit = limit;
     this.buckets.set(key, bucket);
     if (bucket.tokens >= cost) {
@@ -29,7 +31,8 @@ export class MemoryRateLimiter implements RateLimiter {
       return { allowed: true, remaining: Math.floor(bucket.tokens), retryAfterMs: 0 };
     }
     const missing = cost - bucket.tokens;
-    const retryAfterMs = limit.refillPerSecond > 0 ? Math.ceil((missing / limit.refillPerSecond) * 1000) : Number.MAX_SAFE_INTEGER;
+    const satisfiable = limit.refillPerSecond > 0 && cost <= limit.capacity;
+    const retryAfterMs = satisfiable ? Math.ceil((missing / limit.refillPerSecond) * 1000) : Number.MAX_SAFE_INTEGER;
     return { allowed: false, remaining: Math.floor(bucket.tokens), retryAfterMs };
   }
 

@@ -5,7 +5,8 @@
 //   `refillPerSecond`; a new key starts full.
 // - `take` atomically removes `cost` tokens if that many are present and reports
 //   allowed; otherwise it removes nothing and reports how long until enough
-//   tokens will be there. Concurrent takes never over-spend a bucket.
+//   tokens will be there (Number.MAX_SAFE_INTEGER when never: a cost above the
+//   capacity, or no refill). Concurrent takes never over-spend a bucket.
 // - Buckets of unused keys may be forgotten once full again.
 
 export interface RateLimit {
