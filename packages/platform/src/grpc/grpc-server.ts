@@ -1,7 +1,7 @@
 // gRPC server bootstrap shared by every service: message size limits, keepalive
 // policy, the error boundary, grpc.health.v1 and server reflection on every server.
 import { readFileSync } from 'node:fs';
-import { descriptorSetPath } from '@im-mesh/contracts';
+import { descriptorSetPath } from '@im-mesh/contracts/descriptor-path';
 import {
   createServer,
   type CompatServiceDefinition,
