@@ -1,0 +1,25 @@
+// Core's configuration: environment variable names are the keys, validated once
+// at start so a bad value fails with a message naming the variable.
+import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+
+export const coreConfigShape = {
+  CORE_HOST: env.host('127.0.0.1'),
+  CORE_GRPC_PORT: env.port(7002),
+  CORE_HTTP_PORT: env.port(7082),
+  /** auth's gRPC address (host:port): JWKS for token checks, the user directory. */
+  AUTH_ADDRESS: env.host('127.0.0.1:7001'),
+  JWT_ISSUER: env.host('im-mesh'),
+  JWT_AUDIENCE: env.host('im-mesh'),
+  /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
+  CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
+  LOG_LEVEL: env.logLevel(),
+  /** Required by the standalone entry point; the all-in-one passes its own URL. */
+  DATABASE_URL: env.optionalString(),
+};
+
+export type CoreConfig = ReturnType<typeof loadCoreConfig>;
+
+/** Reads and validates core's configuration from `source` (process.env by default). */
+export function loadCoreConfig(source?: ConfigSource) {
+  return loadConfig(coreConfigShape, source);
+}

@@ -1,0 +1,146 @@
+// @im-mesh/core: messages, per-conversation seq, the outbox relay, sync and
+// receipts. `startCoreService` is the composition root the all-in-one and
+// main.ts share; which presence registry and push bus run is their choice.
+import {
+  AccessTokenVerifier,
+  createGrpcServer,
+  createServiceClient,
+  createServiceRegistry,
+  openChannel,
+  openDatabase,
+  requireAccessToken,
+  startServiceHttpServer,
+  type Logger,
+  type PresenceRegistry,
+  type PushBus,
+  type ReadinessCheck,
+  type RunningService,
+} from '@im-mesh/platform';
+import { internalV1, messageV1 } from '@im-mesh/contracts';
+import type { CoreConfig } from './config.js';
+import { createCoreMetrics } from './core-metrics.js';
+import { ConversationSync } from './messages/conversation-sync.js';
+import { MessageSender } from './messages/send-message.js';
+import { OutboxRelay } from './outbox/outbox-relay.js';
+import { Pusher } from './push/pusher.js';
+import { DeliveryReceipts } from './receipts/delivery-receipts.js';
+import { ReadReceipts } from './receipts/read-receipts.js';
+import { deliveryService, messageService } from './service.js';
+import { ConversationStore } from './storage/conversation-store.js';
+import { MessageStore } from './storage/message-store.js';
+import { coreMigrations } from './storage/migrations/index.js';
+import { OutboxStore } from './storage/outbox-store.js';
+import { authJwksSource } from './upstream/auth-jwks-source.js';
+import { GrpcUserDirectory, type UserDirectory } from './upstream/user-directory.js';
+
+export { coreConfigShape, loadCoreConfig, type CoreConfig } from './config.js';
+export { directConversationId } from './messages/direct-conversation.js';
+export type { UserDirectory } from './upstream/user-directory.js';
+
+export interface CoreServiceOptions {
+  config: CoreConfig;
+  logger: Logger;
+  databaseUrl: string;
+  presence: PresenceRegistry;
+  bus: PushBus;
+}
+
+/**
+ * Opens core's schema (running migrations), starts the gRPC server
+ * (MessageService, DeliveryService), the ops HTTP server and the outbox relay.
+ * Port 0 binds a free port; the bound addresses are in the result. `stop()`
+ * stops accepting calls, lets calls and the relay batch in flight finish, then
+ * closes the database and the auth channel. The presence registry and push bus
+ * belong to the caller and stay open.
+ */
+export async function startCoreService(options: CoreServiceOptions): Promise<RunningService> {
+  const { config, presence, bus } = options;
+  const logger = options.logger.child({ component: 'core' });
+  const database = await openDatabase({ url: options.databaseUrl, schema: 'core', migrations: coreMigrations, logger });
+  const auth = openChannel(config.AUTH_ADDRESS);
+  const cleanup = async () => {
+    auth.close();
+    await database.destroy();
+  };
+
+  try {
+    const verifier = new AccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      source: authJwksSource(createServiceClient(internalV1.KeyServiceDefinition, auth.channel)),
+    });
+    const directory: UserDirectory = new GrpcUserDirectory(
+      createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel),
+      logger,
+    );
+    const messageStore = new MessageStore(database);
+    const conversationStore = new ConversationStore(database);
+    const outboxStore = new OutboxStore(database);
+    const metrics = createServiceRegistry('core');
+    const coreMetrics = createCoreMetrics(metrics, () => outboxStore.backlog());
+    const pusher = new Pusher(presence, bus, coreMetrics);
+    const relay = new OutboxRelay({
+      store: outboxStore,
+      pusher,
+      metrics: coreMetrics,
+      logger: logger.child({ component: 'outbox-relay' }),
+      databaseUrl: options.databaseUrl,
+      pollIntervalMs: config.CORE_OUTBOX_POLL_MS,
+    });
+
+    const server = createGrpcServer({ logger });
+    server.addWith(
+      requireAccessToken(verifier),
+      messageV1.MessageServiceDefinition,
+      messageService({
+        sender: new MessageSender(messageStore, directory, coreMetrics, () => relay.wake()),
+        sync: new ConversationSync(conversationStore, messageStore),
+        reads: new ReadReceipts(conversationStore, pusher, logger),
+      }),
+    );
+    server.add(internalV1.DeliveryServiceDefinition, deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)));
+
+    let accepting = true;
+    const readiness: ReadinessCheck[] = [
+      { name: 'database', check: async () => void (await database.query('SELECT 1')) },
+    ];
+    const grpcPort = await server.listen(config.CORE_HOST, config.CORE_GRPC_PORT);
+    let http;
+    try {
+      http = await startServiceHttpServer(config.CORE_HOST, config.CORE_HTTP_PORT, {
+        registries: [metrics],
+        readiness,
+        isAccepting: () => accepting,
+      });
+      await relay.start();
+    } catch (error) {
+      await server.shutdown();
+      await http?.close();
+      throw error;
+    }
+    const grpcAddress = `${config.CORE_HOST}:${grpcPort}`;
+    logger.info({ grpcAddress, httpAddress: http.address }, 'core listening');
+
+    let stopping: Promise<void> | undefined;
+    const httpServer = http;
+    return {
+      name: 'core',
+      grpcAddress,
+      httpAddress: http.address,
+      metrics,
+      readiness,
+      stop: () =>
+        (stopping ??= (async () => {
+          accepting = false;
+          await server.shutdown();
+          await relay.stop();
+          await httpServer.close();
+          await cleanup();
+          logger.info('core stopped');
+        })()),
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

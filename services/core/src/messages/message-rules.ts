@@ -1,0 +1,62 @@
+// What a SendMessage request must satisfy before anything is stored. Every rule
+// fails with INVALID_ARGUMENT and a sentence the sender can act on.
+import { AppError, isUuid } from '@im-mesh/platform';
+import type { messageV1 } from '@im-mesh/contracts';
+
+export const MAX_CLIENT_MSG_ID_LENGTH = 64;
+export const MAX_TEXT_LENGTH = 10_000;
+
+export function checkClientMsgId(clientMsgId: string): void {
+  if (clientMsgId.length === 0 || clientMsgId.length > MAX_CLIENT_MSG_ID_LENGTH) {
+    throw AppError.invalidArgument(
+      `client_msg_id must be 1 to ${MAX_CLIENT_MSG_ID_LENGTH} characters (a UUID is a good choice).`,
+      'CLIENT_MSG_ID_INVALID',
+    );
+  }
+}
+
+/** A user id from a request, lowercased; INVALID_ARGUMENT unless it is a UUID. */
+export function userIdFrom(value: string, field: string): string {
+  const id = value.trim().toLowerCase();
+  if (!isUuid(id)) throw AppError.invalidArgument(`${field} must be a user id (a UUID).`, 'USER_ID_INVALID');
+  return id;
+}
+
+export interface CheckedContent {
+  content: messageV1.MessageContent;
+  /** Distinct lowercase user ids mentioned; each must be a participant. */
+  mentionUserIds: string[];
+}
+
+/** Checks the content and returns it normalised (mention ids lowercased and deduplicated). */
+export function checkContent(content: messageV1.MessageContent | undefined): CheckedContent {
+  const body = content?.body;
+  if (!body) throw AppError.invalidArgument('content is required and must be a kind of message this server supports (text).', 'CONTENT_MISSING');
+  switch (body.$case) {
+    case 'text': {
+      const { text } = body.value;
+      // Count characters as people see them (code points), not UTF-16 units.
+      const length = [...text].length;
+      if (length === 0 || text.trim().length === 0) {
+        throw AppError.invalidArgument('A text message cannot be empty or only whitespace.', 'TEXT_EMPTY');
+      }
+      if (length > MAX_TEXT_LENGTH) {
+        throw AppError.invalidArgument(`A text message can have at most ${MAX_TEXT_LENGTH} characters.`, 'TEXT_TOO_LONG');
+      }
+      const mentionUserIds = [...new Set(body.value.mentionUserIds.map((id) => userIdFrom(id, 'Every mention_user_ids entry')))];
+      return { content: { body: { $case: 'text', value: { text, mentionUserIds } } }, mentionUserIds };
+    }
+    default:
+      throw AppError.invalidArgument('This kind of message content is not supported.', 'CONTENT_KIND_UNKNOWN');
+  }
+}
+
+/**
+ * A seq from a request (uint64 on the wire) as a safe integer for SQL. Seqs are
+ * capped at last_seq wherever they are stored, so clamping an absurd value to
+ * 2^53-1 changes no answer, and keeps bigint parameters in range.
+ */
+export function seqFrom(value: number): number {
+  if (!Number.isFinite(value) || value <= 0) return 0;
+  return Math.min(Math.floor(value), Number.MAX_SAFE_INTEGER);
+}

@@ -1,0 +1,200 @@
+// The outbox relay (ARCHITECTURE.md delivery path, step 3). Claims due outbox
+// rows, resolves each message's recipients (every member's live devices except
+// the device that sent it, which has the reply), publishes one envelope per
+// connect node per message, and deletes a row only after all its publishes
+// resolved. A failed publish reschedules the row with backoff and holds back the
+// later rows of that conversation, so per-conversation push order is seq order.
+//
+// Woken in-process after each send, by LISTEN/NOTIFY for sends of other
+// instances, and by a poll timer as the backstop.
+import type { DeviceRoute, Logger } from '@im-mesh/platform';
+import type { connectV1 } from '@im-mesh/contracts';
+import type { CoreMetrics } from '../core-metrics.js';
+import { toMessage } from '../messages/message-view.js';
+import type { Pusher } from '../push/pusher.js';
+import { OUTBOX_CHANNEL } from '../storage/message-store.js';
+import type { ClaimedBatch, OutboxRow, OutboxStore } from '../storage/outbox-store.js';
+import { OutboxListener } from './outbox-listener.js';
+import { retryDelayMs } from './retry-backoff.js';
+
+export interface OutboxRelayOptions {
+  store: OutboxStore;
+  pusher: Pusher;
+  metrics: CoreMetrics;
+  logger: Logger;
+  /** For the dedicated LISTEN connection. */
+  databaseUrl: string;
+  /** Backstop poll interval, in milliseconds. */
+  pollIntervalMs: number;
+  /** Rows claimed per transaction. 200 by default. */
+  batchSize?: number;
+}
+
+interface BatchResult {
+  claimed: number;
+  /** Rows deleted or rescheduled: the batch changed something. */
+  settled: number;
+  /** Shortest backoff handed out, if any row failed. */
+  retryInMs: number | undefined;
+}
+
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly listener: OutboxListener;
+  private stopped = true;
+  private wakeRequested = false;
+  private running: Promise<void> | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDueAt = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 200;
+    this.listener = new OutboxListener(options.databaseUrl, OUTBOX_CHANNEL, () => this.wake(), options.logger);
+  }
+
+  /** Starts listening and polling, and drains whatever an earlier run left behind. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.listener.start();
+    this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  /** Asks for a pass over the due rows; calls during a pass coalesce into one more pass. */
+  wake(): void {
+    if (this.stopped) return;
+    this.wakeRequested = true;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops waking, lets the batch in flight finish, closes the LISTEN connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.retryTimer);
+    await this.running;
+    await this.listener.stop();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.wakeRequested && !this.stopped) {
+      this.wakeRequested = false;
+      let result: BatchResult;
+      do {
+        try {
+          result = await this.relayBatch();
+        } catch (error) {
+          // The database is unreachable or the batch broke mid-way: its claim rolled
+          // back, so the rows are intact. The next poll tries again.
+          this.options.logger.error({ err: error }, 'outbox relay pass failed');
+          return;
+        }
+        if (result.retryInMs !== undefined) this.scheduleRetry(result.retryInMs);
+        // A full batch that changed something suggests more rows are due right now.
+      } while (result.claimed === this.batchSize && result.settled > 0 && !this.stopped);
+    }
+  }
+
+  /** Wakes the relay when the earliest rescheduled row falls due (sooner than the next poll, usually). */
+  private scheduleRetry(delayMs: number): void {
+    const dueAt = Date.now() + delayMs;
+    if (this.stopped || (this.retryTimer !== undefined && this.retryDueAt <= dueAt)) return;
+    clearTimeout(this.retryTimer);
+    this.retryDueAt = dueAt;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.wake();
+      // A little slack: the row's due time was computed by the database clock.
+    }, delayMs + 10);
+    this.retryTimer.unref();
+  }
+
+  private relayBatch(): Promise<BatchResult> {
+    return this.options.store.claim(this.batchSize, async (batch) => {
+      if (batch.rows.length === 0) return { claimed: 0, settled: 0, retryInMs: undefined };
+      const claimedAt = performance.now();
+      const { pusher, metrics, logger } = this.options;
+      const conversationIds = [...new Set(batch.rows.map((row) => row.conversation_id))];
+      const members = await batch.members(conversationIds);
+
+      const sent: number[] = [];
+      const failed: Array<{ row: OutboxRow; error: unknown }> = [];
+      let routes: Map<string, DeviceRoute[]>;
+      try {
+        routes = await pusher.routesOf([...members.values()].flat());
+      } catch (error) {
+        return this.settle(batch, sent, batch.rows.map((row) => ({ row, error })));
+      }
+
+      await Promise.all(
+        conversationIds.map(async (conversationId) => {
+          for (const row of publishableRows(batch.rows, conversationId)) {
+            const { message } = row;
+            if (!message) {
+              // The message was deleted after it was stored: there is nothing left to push.
+              logger.warn({ outboxId: row.id, messageId: row.message_id }, 'outbox row without its message; dropping it');
+              sent.push(row.id);
+              continue;
+            }
+            const targets = (members.get(conversationId) ?? [])
+              .flatMap((userId) => routes.get(userId) ?? [])
+              .filter((route) => !(route.userId === message.sender_id && route.deviceId === message.sender_device_id));
+            if (targets.length === 0) {
+              // Every recipient is offline: they will pull the message on sync.
+              sent.push(row.id);
+              continue;
+            }
+            const frame: connectV1.ServerFrame = { kind: { $case: 'message', value: toMessage(message) } };
+            try {
+              const outcome = await pusher.publish('message', message.id, targets, frame);
+              sent.push(row.id);
+              if (outcome.delivered > 0) {
+                metrics.deliveryLatency.observe((row.age_ms + (performance.now() - claimedAt)) / 1000);
+              }
+            } catch (error) {
+              failed.push({ row, error });
+              // Later rows of this conversation wait until this one went out.
+              return;
+            }
+          }
+        }),
+      );
+      return this.settle(batch, sent, failed);
+    });
+  }
+
+  private async settle(batch: ClaimedBatch, sent: number[], failed: Array<{ row: OutboxRow; error: unknown }>): Promise<BatchResult> {
+    await batch.markSent(sent);
+    let retryInMs: number | undefined;
+    for (const { row, error } of failed) {
+      const delay = retryDelayMs(row.attempts + 1);
+      await batch.reschedule(row.id, delay, error instanceof Error ? error.message : String(error));
+      this.options.metrics.outboxRetries.inc();
+      retryInMs = Math.min(retryInMs ?? delay, delay);
+    }
+    if (failed.length > 0) {
+      this.options.logger.warn(
+        { failed: failed.length, retryInMs, err: failed[0]!.error },
+        'push publish failed; outbox rows kept for retry',
+      );
+    }
+    return { claimed: batch.rows.length, settled: sent.length + failed.length, retryInMs };
+  }
+}
+
+/**
+ * The claimed rows of one conversation that may go out now, in id order: the
+ * k-th may go only if exactly k rows of the conversation are pending before it
+ * (the ones before it in this batch). Anything else means an earlier row is held
+ * elsewhere, by another instance, and must go first.
+ */
+function publishableRows(rows: readonly OutboxRow[], conversationId: string): OutboxRow[] {
+  const claimed = rows.filter((row) => row.conversation_id === conversationId);
+  let prefix = 0;
+  while (prefix < claimed.length && claimed[prefix]!.earlier_pending === prefix) prefix += 1;
+  return claimed.slice(0, prefix);
+}

@@ -1,0 +1,47 @@
+// Core's gRPC handlers, kept thin: check who calls, hand the request to the
+// feature, return its answer. MessageService sits behind requireAccessToken;
+// DeliveryService is internal (connect nodes call it; the edge never routes it).
+import { AppError, isUuid, type AccessTokenClaims, type AuthContext } from '@im-mesh/platform';
+import type { internalV1, messageV1 } from '@im-mesh/contracts';
+import type { ServiceImplementation } from 'nice-grpc';
+import type { ConversationSync } from './messages/conversation-sync.js';
+import type { MessageSender } from './messages/send-message.js';
+import type { DeliveryReceipts } from './receipts/delivery-receipts.js';
+import type { ReadReceipts } from './receipts/read-receipts.js';
+
+export interface MessageFeatures {
+  sender: MessageSender;
+  sync: ConversationSync;
+  reads: ReadReceipts;
+}
+
+export function messageService(
+  features: MessageFeatures,
+): ServiceImplementation<typeof messageV1.MessageServiceDefinition, AuthContext> {
+  return {
+    sendMessage: (request, context) => features.sender.send(callerOf(context), request),
+    syncConversations: (request, context) => features.sync.sync(callerOf(context), request),
+    pullMessages: (request, context) => features.sync.pull(callerOf(context), request),
+    markRead: (request, context) => features.reads.markRead(callerOf(context), request),
+  };
+}
+
+export function deliveryService(
+  receipts: DeliveryReceipts,
+): ServiceImplementation<typeof internalV1.DeliveryServiceDefinition> {
+  return {
+    reportDelivered: (request) => receipts.reportDelivered(request),
+  };
+}
+
+/**
+ * The verified caller. Core keys rows by user UUID and device id, so a token
+ * whose subject is not a UUID (auth never issues one) is refused up front.
+ */
+function callerOf(context: AuthContext): AccessTokenClaims {
+  const { auth } = context;
+  if (!isUuid(auth.userId) || auth.deviceId.length === 0) {
+    throw AppError.unauthenticated('The access token does not name a user and device this service knows.', 'TOKEN_SUBJECT');
+  }
+  return auth;
+}

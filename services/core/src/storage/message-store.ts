@@ -1,0 +1,209 @@
+// Messages and conversations as SendMessage and PullMessages see them: the send
+// transaction of ARCHITECTURE.md step 2, membership checks and ordered reads.
+import type { DataSource } from 'typeorm';
+import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
+
+/** NOTIFY channel that wakes every core instance's outbox relay after a send commits. */
+export const OUTBOX_CHANNEL = 'core_outbox';
+
+export const CONVERSATION_DIRECT = 1;
+
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  sender_device_id: string;
+  client_msg_id: string;
+  /** Encoded im.message.v1.MessageContent. */
+  content: Buffer;
+  created_at: Date;
+}
+
+export interface StoredMessage {
+  messageId: string;
+  conversationId: string;
+  seq: number;
+  sentAt: Date;
+}
+
+export interface NewMessage {
+  messageId: string;
+  conversationId: string;
+  /** For a direct conversation: both user ids. The conversation and both memberships are created if missing. */
+  directMembers?: readonly [string, string];
+  /**
+   * For a direct conversation: the caller checked that the peer exists. Without
+   * it, a missing direct conversation is answered with `peer_unconfirmed` and
+   * nothing is written, so the directory is asked only for new conversations.
+   */
+  peerConfirmed?: boolean;
+  senderId: string;
+  senderDeviceId: string;
+  clientMsgId: string;
+  content: Uint8Array;
+  /** Users mentioned; each must be a member of the conversation (checked here for non-direct targets). */
+  mentionUserIds: readonly string[];
+}
+
+export type SendOutcome =
+  | { kind: 'stored'; message: StoredMessage }
+  | { kind: 'duplicate'; message: StoredMessage }
+  /** The conversation does not exist or the sender is not a member (deliberately one answer). */
+  | { kind: 'not_member' }
+  | { kind: 'unknown_mention' }
+  /** The direct conversation does not exist yet; confirm the peer and send again with peerConfirmed. */
+  | { kind: 'peer_unconfirmed' };
+
+const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content, created_at';
+
+// One round trip before any write: the dedupe check, membership, and how many
+// of the mentioned users are members.
+const PREFLIGHT = `
+  SELECT o.id, o.conversation_id, o.seq, o.created_at,
+         EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $3 AND user_id = $1) AS member,
+         (SELECT count(*)::int FROM conversation_members WHERE conversation_id = $3 AND user_id = ANY($4::uuid[])) AS mentioned
+    FROM (SELECT 1) AS one
+    LEFT JOIN messages o ON o.sender_id = $1 AND o.client_msg_id = $2`;
+
+const CREATE_DIRECT = `
+  WITH conversation AS (
+    INSERT INTO conversations (id, type) VALUES ($1, ${CONVERSATION_DIRECT}) ON CONFLICT DO NOTHING
+  )
+  INSERT INTO conversation_members (conversation_id, user_id) VALUES ($1, $2), ($1, $3) ON CONFLICT DO NOTHING`;
+
+// Step 2 of the delivery path as one statement: the next seq under the
+// conversation row's lock, the message, its outbox row, and the NOTIFY (sent by
+// PostgreSQL only at commit). A twin that committed first makes the message
+// insert fail on messages_sender_client_msg_id_key. The outbox row takes
+// clock_timestamp(), not now(): the relay measures commit-to-publish from it.
+const STORE_MESSAGE = `
+  WITH next AS (
+    UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq
+  ), message AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content)
+    SELECT $1, $2, next.last_seq, $3, $4, $5, $6 FROM next
+    RETURNING id, seq, created_at
+  ), queued AS (
+    INSERT INTO outbox (message_id, conversation_id, seq, created_at)
+    SELECT id, $2, seq, clock_timestamp() FROM message
+  )
+  SELECT message.seq, message.created_at, pg_notify('${OUTBOX_CHANNEL}', '') AS notified FROM message`;
+
+interface Preflight {
+  id: string | null;
+  conversation_id: string | null;
+  seq: number | null;
+  created_at: Date | null;
+  member: boolean;
+  mentioned: number;
+}
+
+export class MessageStore {
+  constructor(private readonly database: DataSource) {}
+
+  /**
+   * Stores a message exactly once per (sender, client_msg_id), in one transaction
+   * (ARCHITECTURE.md delivery path, step 2): dedupe check, membership, next seq,
+   * message, outbox row, NOTIFY. Rejections are decided before any write, so
+   * they store nothing. A concurrent twin that loses the race on the unique key
+   * rolls back and gets the winner's result.
+   */
+  async send(message: NewMessage): Promise<SendOutcome> {
+    try {
+      return await inTransaction(this.database, (sql) => this.sendIn(sql, message));
+    } catch (error) {
+      if (!isUniqueViolation(error, 'messages_sender_client_msg_id_key')) throw error;
+      const original = await withConnection(this.database, (sql) => findBySender(sql, message.senderId, message.clientMsgId));
+      // The winner committed before our insert failed, so its row is visible now.
+      if (!original) throw error;
+      return { kind: 'duplicate', message: original };
+    }
+  }
+
+  private async sendIn(sql: Sql, message: NewMessage): Promise<SendOutcome> {
+    const mentions = [...new Set(message.mentionUserIds)];
+    const [pre] = await sql.rows<Preflight>(PREFLIGHT, [message.senderId, message.clientMsgId, message.conversationId, mentions]);
+    if (pre?.id) {
+      return {
+        kind: 'duplicate',
+        message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! },
+      };
+    }
+    if (!pre?.member) {
+      if (!message.directMembers) return { kind: 'not_member' };
+      if (!message.peerConfirmed) return { kind: 'peer_unconfirmed' };
+      await sql.rows(CREATE_DIRECT, [message.conversationId, message.directMembers[0], message.directMembers[1]]);
+    } else if (!message.directMembers && pre.mentioned !== mentions.length) {
+      return { kind: 'unknown_mention' };
+    }
+
+    const [stored] = await sql.rows<{ seq: number; created_at: Date }>(STORE_MESSAGE, [
+      message.messageId,
+      message.conversationId,
+      message.senderId,
+      message.senderDeviceId,
+      message.clientMsgId,
+      Buffer.from(message.content),
+    ]);
+    if (!stored) return { kind: 'not_member' };
+    return {
+      kind: 'stored',
+      message: { messageId: message.messageId, conversationId: message.conversationId, seq: stored.seq, sentAt: stored.created_at },
+    };
+  }
+
+  /**
+   * Messages of a conversation with seq > afterSeq (and past the member's
+   * joined_seq), in seq order, at most `limit`. `member: false` when the user is
+   * not a member or the conversation does not exist.
+   */
+  async pull(
+    conversationId: string,
+    userId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ member: false } | { member: true; rows: MessageRow[] }> {
+    return withConnection(this.database, async (sql) => {
+      const [membership] = await sql.rows<{ joined_seq: number }>(
+        'SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
+        [conversationId, userId],
+      );
+      if (!membership) return { member: false };
+      const rows = await sql.rows<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [conversationId, Math.max(afterSeq, membership.joined_seq), limit],
+      );
+      return { member: true, rows };
+    });
+  }
+}
+
+async function findBySender(sql: Sql, senderId: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+  const [row] = await sql.rows<{ id: string; conversation_id: string; seq: number; created_at: Date }>(
+    'SELECT id, conversation_id, seq, created_at FROM messages WHERE sender_id = $1 AND client_msg_id = $2',
+    [senderId, clientMsgId],
+  );
+  return row && { messageId: row.id, conversationId: row.conversation_id, seq: row.seq, sentAt: row.created_at };
+}
+
+/** Messages by id, for the relay. */
+export async function loadMessages(sql: Sql, ids: readonly string[]): Promise<MessageRow[]> {
+  return sql.rows<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::uuid[])`, [ids]);
+}
+
+/** Member user ids per conversation. */
+export async function loadMembers(sql: Sql, conversationIds: readonly string[]): Promise<Map<string, string[]>> {
+  const rows = await sql.rows<{ conversation_id: string; user_id: string }>(
+    'SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id = ANY($1::text[])',
+    [conversationIds],
+  );
+  const members = new Map<string, string[]>();
+  for (const row of rows) {
+    const list = members.get(row.conversation_id) ?? [];
+    list.push(row.user_id);
+    members.set(row.conversation_id, list);
+  }
+  return members;
+}

@@ -1,0 +1,60 @@
+// Raw parameterised SQL over the TypeORM DataSource: core's hot paths are a few
+// hand-written statements, so a thin `rows()` helper beats entities here. Every
+// statement goes through a QueryRunner in structured mode, which returns the rows
+// of SELECT and of UPDATE/INSERT ... RETURNING alike.
+import type { DataSource, QueryRunner } from 'typeorm';
+
+export interface Sql {
+  /** Runs one statement with $1.. parameters and returns its rows (RETURNING rows for writes). */
+  rows<T>(text: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+function sqlOf(runner: QueryRunner): Sql {
+  return {
+    async rows<T>(text: string, params: readonly unknown[] = []) {
+      const result = await runner.query(text, [...params], true);
+      return (result.records ?? []) as T[];
+    },
+  };
+}
+
+/** Runs `work` on one pooled connection outside any explicit transaction. */
+export async function withConnection<T>(database: DataSource, work: (sql: Sql) => Promise<T>): Promise<T> {
+  const runner = database.createQueryRunner();
+  try {
+    return await work(sqlOf(runner));
+  } finally {
+    await runner.release();
+  }
+}
+
+/**
+ * Runs `work` in one READ COMMITTED transaction: committed when it resolves,
+ * rolled back when it throws (and the error rethrown).
+ */
+export async function inTransaction<T>(database: DataSource, work: (sql: Sql) => Promise<T>): Promise<T> {
+  const runner = database.createQueryRunner();
+  try {
+    await runner.startTransaction();
+    let result: T;
+    try {
+      result = await work(sqlOf(runner));
+    } catch (error) {
+      // A failed rollback means the connection is broken; the original error is the story.
+      await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    }
+    await runner.commitTransaction();
+    return result;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** True when `error` is PostgreSQL's unique violation (23505), optionally of one named constraint. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
+  const code = e?.code ?? e?.driverError?.code;
+  const name = e?.constraint ?? e?.driverError?.constraint;
+  return code === '23505' && (constraint === undefined || name === constraint);
+}

@@ -1,0 +1,94 @@
+// Core as an operator sees it: configuration defaults and errors, migrations
+// that apply from empty and are idempotent on restart, data that survives it,
+// and the ops endpoints.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ConfigError } from '@im-mesh/platform';
+import { loadCoreConfig } from '../src/index.js';
+import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
+
+describe('core configuration', () => {
+  test('defaults follow the team port plan', () => {
+    const config = loadCoreConfig({});
+    assert.equal(config.CORE_HOST, '127.0.0.1');
+    assert.equal(config.CORE_GRPC_PORT, 7002);
+    assert.equal(config.CORE_HTTP_PORT, 7082);
+    assert.equal(config.AUTH_ADDRESS, '127.0.0.1:7001');
+    assert.equal(config.JWT_ISSUER, 'im-mesh');
+    assert.equal(config.JWT_AUDIENCE, 'im-mesh');
+    assert.equal(config.CORE_OUTBOX_POLL_MS, 1000);
+    assert.equal(config.DATABASE_URL, undefined);
+  });
+
+  test('a bad value fails with the name of the key', () => {
+    assert.throws(() => loadCoreConfig({ CORE_GRPC_PORT: 'seven' }), (error: unknown) => {
+      return error instanceof ConfigError && /CORE_GRPC_PORT/.test(error.message);
+    });
+    assert.throws(() => loadCoreConfig({ CORE_OUTBOX_POLL_MS: '0' }), /CORE_OUTBOX_POLL_MS/);
+  });
+});
+
+describe('core restart', () => {
+  let h: CoreHarness;
+  before(async () => {
+    h = await CoreHarness.start();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('migrations apply once; a restart on the same database keeps every message and the seq counter', async () => {
+    const tables = await h.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'core' ORDER BY table_name",
+    );
+    assert.deepEqual(
+      tables.map((t) => t.table_name),
+      ['conversation_members', 'conversations', 'device_cursors', 'messages', 'migrations', 'outbox'],
+    );
+    const alice = h.messagesAs(h.alice, 'alice-phone');
+    const before = await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('before restart') });
+
+    await h.core.stop();
+    await h.startCore();
+    assert.equal(await h.count('migrations'), 1, 'nothing re-applied');
+
+    const bob = h.messagesAs(h.bob, 'bob-phone');
+    const pulled = await bob.pullMessages({ conversationId: before.conversationId, afterSeq: 0 });
+    assert.deepEqual(
+      pulled.messages.map((m) => m.messageId),
+      [before.messageId],
+    );
+    const afterRestart = await h.messagesAs(h.alice, 'alice-phone').sendMessage({
+      target: toUser(h.bob),
+      clientMsgId: randomUUID(),
+      content: text('after restart'),
+    });
+    assert.equal(afterRestart.seq, before.seq + 1);
+  });
+
+  test('rows left in the outbox by a stopped core are pushed when it starts again', async () => {
+    await h.core.stop();
+    // What a crash between commit and publish leaves: a row in the outbox.
+    const [last] = await h.query<{ id: string; conversation_id: string; seq: number }>(
+      'SELECT id, conversation_id, seq FROM core.messages ORDER BY seq DESC LIMIT 1',
+    );
+    const { id: messageId, conversation_id: conversationId, seq } = last!;
+    await h.query('INSERT INTO core.outbox (message_id, conversation_id, seq) VALUES ($1, $2, $3)', [messageId, conversationId, seq]);
+    await h.online(h.bob, 'bob-phone');
+    await h.startCore();
+    await eventually('the leftover row was pushed', () => h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === messageId));
+    await eventually('and removed', async () => (await h.count('outbox')) === 0);
+  });
+
+  test('/healthz, /readyz and /metrics answer on the HTTP port', async () => {
+    await h.messagesAs(h.alice, 'alice-phone').sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('counted') });
+    const base = `http://${h.core.httpAddress}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 200, await ready.text());
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /core_messages_sent_total\{result="stored",service="core"\} [1-9]/);
+    assert.match(metrics, /core_outbox_backlog/);
+  });
+});

@@ -1,0 +1,66 @@
+// TEST DOUBLE of the auth service, for core's tests only. It serves the two
+// internal contracts core depends on (internalV1.KeyService with the JWKS of a
+// freshly generated RSA key, internalV1.UserDirectoryService over a fixed set of
+// users) and signs access tokens the way auth does (RS256, typ at+jwt, kid,
+// iss/aud/sub/sid/did/exp). It is not auth: no passwords, sessions or storage.
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { createServer } from 'nice-grpc';
+import { internalV1 } from '@im-mesh/contracts';
+
+export const TEST_ISSUER = 'im-mesh';
+export const TEST_AUDIENCE = 'im-mesh';
+
+export interface AuthTestDouble {
+  /** host:port of the gRPC server. */
+  address: string;
+  /** Adds a user the directory will confirm. */
+  addUser(userId: string): void;
+  /** How many LookupUsers calls the directory has answered. */
+  lookups(): number;
+  /** A valid access token for this user and device (15 minutes unless told). */
+  token(userId: string, deviceId: string, options?: { expiresInSeconds?: number }): string;
+  close(): Promise<void>;
+}
+
+export async function startAuthTestDouble(users: readonly string[]): Promise<AuthTestDouble> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = `test-${randomUUID()}`;
+  const jwks = { keys: [{ ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' }] };
+  const known = new Set(users);
+  let lookupCount = 0;
+
+  const server = createServer();
+  server.add(internalV1.KeyServiceDefinition, {
+    async getJwks() {
+      return { jwksJson: JSON.stringify(jwks) };
+    },
+  });
+  server.add(internalV1.UserDirectoryServiceDefinition, {
+    async lookupUsers(request) {
+      lookupCount += 1;
+      return { users: request.userIds.filter((id) => known.has(id)).map((userId) => ({ userId, username: `user-${userId.slice(0, 8)}`, displayName: '' })) };
+    },
+  });
+  const port = await server.listen('127.0.0.1:0');
+
+  return {
+    address: `127.0.0.1:${port}`,
+    addUser: (userId) => void known.add(userId),
+    lookups: () => lookupCount,
+    token: (userId, deviceId, options = {}) => signAccessToken(privateKey, kid, userId, deviceId, options.expiresInSeconds ?? 900),
+    close: () => server.shutdown(),
+  };
+}
+
+function signAccessToken(key: KeyObject, kid: string, userId: string, deviceId: string, expiresInSeconds: number): string {
+  return jwt.sign({ sid: randomUUID(), did: deviceId }, key, {
+    algorithm: 'RS256',
+    keyid: kid,
+    header: { alg: 'RS256', typ: 'at+jwt', kid },
+    issuer: TEST_ISSUER,
+    audience: TEST_AUDIENCE,
+    subject: userId,
+    expiresIn: expiresInSeconds,
+  });
+}
