@@ -1,0 +1,172 @@
+// dispatch: the one place where client frames take effect, whichever transport
+// carried them (WebSocket, gRPC Connect, or the Ack RPC of a Subscribe stream).
+// Before authentication only `auth` is accepted; afterwards every frame counts as
+// a heartbeat, `ping` is answered with `pong` and `ack` becomes delivery
+// watermarks for core. Refusals become ServerFrame.error (or, for unary callers, a
+// thrown AppError); the fatal ones also close the connection.
+import type { connectV1 } from '@im-mesh/contracts';
+import { AppError, ErrorCode, type AccessTokenVerifier, type Logger } from '@im-mesh/platform';
+import type { DeliveryReporter } from '../delivery/delivery-reporter.js';
+import type { ConnectMetrics } from '../metrics.js';
+import type { ClientSession, CloseKind } from './client-session.js';
+import type { ConnectionHub } from './connection-hub.js';
+
+export interface DispatchOptions {
+  /**
+   * 'frame' (streams): refusals go to the client as ServerFrame.error.
+   * 'throw' (the unary Ack RPC): refusals are thrown, to become the call's status.
+   */
+  errors?: 'frame' | 'throw';
+}
+
+export type Dispatch = (session: ClientSession, frame: connectV1.ClientFrame, options?: DispatchOptions) => Promise<void>;
+
+export interface DispatchDependencies {
+  hub: ConnectionHub;
+  verifier: AccessTokenVerifier;
+  reporter: DeliveryReporter;
+  metrics: ConnectMetrics;
+  logger: Logger;
+}
+
+/** Frames a client may pipeline behind its auth frame before the token is checked. */
+const MAX_FRAMES_WAITING_FOR_AUTH = 16;
+/** Longest conversation id accepted in DeliveredUpTo. */
+const MAX_CONVERSATION_ID_LENGTH = 128;
+
+const TOKEN_REFUSED = 'The access token is invalid or expired. Log in again or refresh the token.';
+
+export function createDispatch(deps: DispatchDependencies): Dispatch {
+  const { hub, verifier, reporter, metrics, logger } = deps;
+
+  /** Tells the client why, then closes when `close` names a reason. */
+  function refuse(session: ClientSession, error: AppError, close: CloseKind | undefined, options: DispatchOptions): void {
+    if (options.errors === 'throw') {
+      if (close) session.close({ kind: close, message: error.message });
+      throw error;
+    }
+    session.sendError(error);
+    if (close) session.close({ kind: close, message: error.message });
+  }
+
+  async function authenticate(session: ClientSession, frame: connectV1.ClientFrame, options: DispatchOptions): Promise<void> {
+    if (frame.kind?.$case !== 'auth') {
+      refuse(
+        session,
+        AppError.unauthenticated('Authenticate first: the first frame must be auth carrying an access token.', 'AUTH_REQUIRED'),
+        'unauthenticated',
+        options,
+      );
+      return;
+    }
+    session.state = 'authenticating';
+    let claims;
+    try {
+      claims = await verifier.verify(frame.kind.value.accessToken);
+    } catch (error) {
+      const unavailable = error instanceof AppError && error.code === ErrorCode.Unavailable;
+      if (unavailable) logger.warn({ err: error.cause }, 'cannot verify access tokens: key service unreachable');
+      // One reason for every token problem, so a client learns nothing about why.
+      const refusal = unavailable ? (error as AppError) : AppError.unauthenticated(TOKEN_REFUSED, 'TOKEN_INVALID');
+      refuse(session, refusal, unavailable ? 'unavailable' : 'unauthenticated', options);
+      return;
+    }
+    await hub.attach(session, claims);
+  }
+
+  function acknowledge(session: ClientSession, ack: connectV1.Ack, options: DispatchOptions): void {
+    const identity = session.identity!;
+    for (const entry of ack.delivered) {
+      if (!entry.conversationId || entry.conversationId.length > MAX_CONVERSATION_ID_LENGTH || !(entry.seq >= 1)) {
+        // Bad input changes nothing: the whole ack is refused, message ids included.
+        refuse(
+          session,
+          AppError.invalidArgument('Every delivered entry needs a conversation id and a seq of 1 or more.', 'ACK_INVALID'),
+          undefined,
+          options,
+        );
+        return;
+      }
+    }
+    for (const messageId of ack.messageIds) {
+      // Ids this connection was not pushed (duplicates, stale, or someone else's)
+      // are ignored: an ack only ever moves this device's own watermarks.
+      const position = session.ledger.takeAwaited(messageId);
+      if (position) reporter.record(identity.userId, identity.deviceId, position.conversationId, position.seq);
+    }
+    for (const entry of ack.delivered) reporter.record(identity.userId, identity.deviceId, entry.conversationId, entry.seq);
+  }
+
+  function handleAuthenticated(session: ClientSession, frame: connectV1.ClientFrame, options: DispatchOptions): void {
+    if (!session.isOpen || session.state !== 'ready') return;
+    hub.heard(session);
+    const kind = frame.kind;
+    switch (kind?.$case) {
+      case 'ping':
+        session.send({ kind: { $case: 'pong', value: { clientTimeMs: kind.value.clientTimeMs, serverTimeMs: Date.now() } } });
+        return;
+      case 'ack':
+        acknowledge(session, kind.value, options);
+        return;
+      case 'auth':
+        refuse(
+          session,
+          AppError.failedPrecondition('This connection is already authenticated; open a new connection to switch accounts.', 'ALREADY_AUTHENTICATED'),
+          undefined,
+          options,
+        );
+        return;
+      case undefined:
+        refuse(
+          session,
+          AppError.invalidArgument('The frame carries no kind this server understands (auth, ping or ack).', 'FRAME_UNSUPPORTED'),
+          undefined,
+          options,
+        );
+        return;
+    }
+  }
+
+  return async function dispatch(session, frame, options = {}) {
+    if (!session.isOpen) return;
+    metrics.framesIn.inc({ transport: session.transport, kind: frame.kind?.$case ?? 'unknown' });
+    if (!session.allowance.take()) {
+      refuse(
+        session,
+        new AppError(ErrorCode.ResourceExhausted, 'Too many frames: slow down and reconnect.', { reason: 'RATE_LIMITED' }),
+        'rate_limited',
+        options,
+      );
+      return;
+    }
+    switch (session.state) {
+      case 'connecting':
+        session.authentication = authenticate(session, frame, options);
+        return session.authentication;
+      case 'authenticating': {
+        // The client pipelined frames behind its auth frame: handle them once the
+        // token is checked, in order, but only a few.
+        if (session.framesWaitingForAuth >= MAX_FRAMES_WAITING_FOR_AUTH) {
+          refuse(
+            session,
+            AppError.failedPrecondition('Wait for the authenticated frame before sending more.', 'AUTH_IN_PROGRESS'),
+            'unauthenticated',
+            options,
+          );
+          return;
+        }
+        session.framesWaitingForAuth += 1;
+        try {
+          await session.authentication;
+        } finally {
+          session.framesWaitingForAuth -= 1;
+        }
+        return handleAuthenticated(session, frame, options);
+      }
+      case 'ready':
+        return handleAuthenticated(session, frame, options);
+      case 'closed':
+        return;
+    }
+  };
+}
