@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { constants, createPrivateKey, generateKeyPairSync, publicEncrypt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import jwt from 'jsonwebtoken';
 import { ClientError, Metadata, Status } from 'nice-grpc';
 import WebSocket from 'ws';
@@ -56,6 +57,12 @@ describe('bad input through the edge', () => {
       { target: { $case: 'toUserId', value: bob.userId }, clientMsgId: 'seed', content: text('hello') },
       asAlice(),
     );
+    // Let the relay publish the seed message, so the outbox count is steady.
+    const deadline = Date.now() + 20_000;
+    while ((await counts()).outbox !== 0) {
+      if (Date.now() > deadline) assert.fail('the outbox never drained');
+      await sleep(20);
+    }
   });
   after(async () => {
     channel?.close();
