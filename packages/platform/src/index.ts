@@ -1,6 +1,6 @@
 // The public surface of @im-mesh/platform: the runtime every service shares.
 export { AppError, ErrorCode, errorCodeOfGrpcStatus, grpcStatusOfErrorCode, type AppErrorOptions } from './errors/app-error.js';
-export { loadConfig, ConfigError, env, type ConfigSource } from './config/load-config.js';
+export { loadConfig, ConfigError, env, tokenAudienceConfig, type ConfigSource } from './config/load-config.js';
 export { createLogger, REDACTED_PATHS, type Logger, type LoggerOptions } from './logging/logger.js';
 export { createServiceRegistry, processMetricsRegistry, renderMetrics } from './metrics/metrics.js';
 export { handleOpsRequest, startServiceHttpServer, type HttpHandler, type OpsEndpoints, type ReadinessCheck, type ServiceHttpServer } from './ops/ops-http.js';

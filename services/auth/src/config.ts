@@ -1,6 +1,6 @@
 // Configuration of the auth service. Keys are environment variable names; every
 // value is validated at start and a bad one fails with a message naming it.
-import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 import { z } from 'zod';
 
 export const authConfigShape = {
@@ -15,8 +15,7 @@ export const authConfigShape = {
   AUTH_ACCESS_TOKEN_TTL_SECONDS: env.int(900, 30, 86_400),
   /** Lifetime of a refresh token, in seconds; every rotation starts a new one. */
   AUTH_REFRESH_TOKEN_TTL_SECONDS: env.int(30 * 86_400, 60, 365 * 86_400),
-  JWT_ISSUER: z.string().min(1, 'must not be empty').default('im-mesh'),
-  JWT_AUDIENCE: z.string().min(1, 'must not be empty').default('im-mesh'),
+  ...tokenAudienceConfig,
   LOG_LEVEL: env.logLevel(),
   /** Required by the standalone entry point; the all-in-one passes its own URL. */
   DATABASE_URL: env.optionalString(),

@@ -1,7 +1,7 @@
 // Configuration of the connect service. Keys are environment variable names; every
 // value is validated at start and a bad one fails with a message naming it.
 import { hostname } from 'node:os';
-import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 
 /** Node ids prefix connection ids and name bus queues, so they stay to a safe alphabet. */
 const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
@@ -25,8 +25,7 @@ export const connectConfigShape = {
     .refine((value) => NODE_ID_PATTERN.test(value), 'must be 1-100 letters, digits, "-" or "_" (no dots)'),
   AUTH_ADDRESS: env.host('127.0.0.1:7001'),
   CORE_ADDRESS: env.host('127.0.0.1:7002'),
-  JWT_ISSUER: env.string('im-mesh').refine((value) => value.length > 0, 'must not be empty'),
-  JWT_AUDIENCE: env.string('im-mesh').refine((value) => value.length > 0, 'must not be empty'),
+  ...tokenAudienceConfig,
   /** Clients ping at least this often; silence for three intervals closes the connection. */
   CONNECT_HEARTBEAT_INTERVAL_MS: env.millis(25_000, 100),
   /** Without a token in the handshake, the auth frame must arrive within this time. */

@@ -1,6 +1,6 @@
 // Core's configuration: environment variable names are the keys, validated once
 // at start so a bad value fails with a message naming the variable.
-import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 
 export const coreConfigShape = {
   CORE_HOST: env.host('127.0.0.1'),
@@ -8,8 +8,7 @@ export const coreConfigShape = {
   CORE_HTTP_PORT: env.port(7082),
   /** auth's gRPC address (host:port): JWKS for token checks, the user directory. */
   AUTH_ADDRESS: env.host('127.0.0.1:7001'),
-  JWT_ISSUER: env.host('im-mesh'),
-  JWT_AUDIENCE: env.host('im-mesh'),
+  ...tokenAudienceConfig,
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
   LOG_LEVEL: env.logLevel(),

@@ -1,6 +1,6 @@
 // The edge's configuration: one public port, where the upstream services are,
 // who may call from a browser, and how fast. Keys are environment variable names.
-import { env, loadConfig, type ConfigSource } from '@im-mesh/platform';
+import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 
 export const edgeConfigShape = {
   EDGE_HOST: env.host('127.0.0.1'),
@@ -10,8 +10,7 @@ export const edgeConfigShape = {
   CONNECT_ADDRESS: env.host('127.0.0.1:7003'),
   /** The connect node's HTTP port, which serves the WebSocket at /ws. */
   CONNECT_WS_ADDRESS: env.host('127.0.0.1:7083'),
-  JWT_ISSUER: env.string('im-mesh'),
-  JWT_AUDIENCE: env.string('im-mesh'),
+  ...tokenAudienceConfig,
   /** Browser origins allowed to call grpc-web; '*' allows any (tokens travel in headers, not cookies). */
   EDGE_CORS_ORIGINS: env.list(['*']),
   /** Requests per second per client IP, and the burst on top of a quiet period. */

@@ -75,6 +75,7 @@ export const env = {
   millis: (fallback: number, min = 1) =>
     z.coerce.number({ message: 'must be a whole number of milliseconds' }).int('must be a whole number of milliseconds').min(min, `must be at least ${min} ms`).default(fallback),
   string: (fallback: string) => z.string().default(fallback),
+  nonEmpty: (fallback: string) => z.string().min(1, 'must not be empty').default(fallback),
   optionalString: () => z.string().min(1).optional(),
   bool: (fallback: boolean) =>
     z
@@ -91,4 +92,10 @@ export const env = {
       .default(fallback),
   logLevel: () =>
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be a pino level (info, debug, ...)' }).default('info'),
+};
+
+/** The access-token audience every service checks; the same in all of them. */
+export const tokenAudienceConfig = {
+  JWT_ISSUER: env.nonEmpty('im-mesh'),
+  JWT_AUDIENCE: env.nonEmpty('im-mesh'),
 };
