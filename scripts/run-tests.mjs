@@ -2,7 +2,7 @@
 // and services/ (or the files given as arguments) with node:test through tsx.
 // Node 20's test runner does not expand globs or know .ts, hence this script.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const roots = ['packages', 'services', 'bench'];
@@ -19,7 +19,7 @@ function findTests(dir, out) {
 }
 
 const args = process.argv.slice(2);
-const files = args.length > 0 ? args : roots.flatMap((root) => findTests(root, [])).sort();
+const files = args.length > 0 ? args : roots.filter((root) => existsSync(root)).flatMap((root) => findTests(root, [])).sort();
 
 if (args.length === 0) {
   const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { stdio: 'inherit' });
