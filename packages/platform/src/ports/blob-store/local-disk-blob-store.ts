@@ -6,7 +6,6 @@
 // renamed over the old one: readers see the old blob or the new one, never a mix.
 // Presigned URLs point at createBlobHttpHandler (blob-http-handler.ts).
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open as openFile, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -85,6 +84,9 @@ export class LocalDiskBlobStore implements BlobStore {
     const dir = await this.folderOf(key);
     const temp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
     let received = 0;
+    // Create the file before streaming: a lazily opened write stream could create
+    // it after a failed pipeline's cleanup has run, leaving a stray temp file.
+    const file = await openFile(temp, 'wx');
     try {
       await pipeline(
         source,
@@ -99,7 +101,7 @@ export class LocalDiskBlobStore implements BlobStore {
             yield chunk;
           }
         },
-        createWriteStream(temp, { flags: 'wx' }),
+        file.createWriteStream(),
       );
       if (received !== exactBytes) {
         throw AppError.invalidArgument(`The upload has ${received} bytes but was signed for ${exactBytes}.`, 'BLOB_LENGTH_MISMATCH');
@@ -107,6 +109,7 @@ export class LocalDiskBlobStore implements BlobStore {
       await this.commit(key, temp, received, contentType);
       return { key, size: received, contentType };
     } finally {
+      await file.close().catch(() => undefined); // Already closed by the stream on success.
       await rm(temp, { force: true });
     }
   }
