@@ -2,9 +2,29 @@
 // composition root of each process, from validated configuration.
 export { MemoryPresenceRegistry } from './presence/memory-presence-registry.js';
 export { MemoryPushBus } from './push-bus/memory-push-bus.js';
+export {
+  RabbitMqPushBus,
+  DEFAULT_RABBITMQ_URL,
+  redactAmqpUrl,
+  type RabbitMqPushBusOptions,
+  type RabbitMqPushBusCounters,
+} from './push-bus/rabbitmq-push-bus.js';
 export { MemoryEphemeralStore } from './ephemeral-store/memory-ephemeral-store.js';
 export { MemoryRateLimiter } from './rate-limiter/memory-rate-limiter.js';
 export { StaticServiceRegistry } from './service-registry/static-service-registry.js';
 export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions, type OpenedBlob } from './blob-store/local-disk-blob-store.js';
 export { createBlobHttpHandler, type BlobHttpHandlerOptions } from './blob-store/blob-http-handler.js';
 export { assertBlobKey, blobKeyProblem } from './blob-store/blob-url-signature.js';
+export {
+  openRedis,
+  closeRedis,
+  pingRedis,
+  redisReadiness,
+  redactRedisUrl,
+  defineRedisScript,
+  DEFAULT_REDIS_URL,
+  type RedisConnectionOptions,
+} from './redis-connection.js';
+export { RedisPresenceRegistry, type RedisPresenceRegistryOptions } from './presence/redis-presence-registry.js';
+export { RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter/redis-rate-limiter.js';
+export { RedisEphemeralStore, type RedisEphemeralStoreOptions } from './ephemeral-store/redis-ephemeral-store.js';
