@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['packages', 'services', 'bench'];
+const roots = ['packages', 'services', 'tests', 'bench'];
 const skipDirs = new Set(['node_modules', 'gen', 'dist', 'var']);
 
 function findTests(dir, out) {

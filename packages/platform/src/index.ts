@@ -31,3 +31,11 @@ export type { ServiceRegistry, ServiceInstance } from './ports/service-registry/
 export type { BlobStore, BlobInfo, PresignedUpload } from './ports/blob-store/blob-store.js';
 export type { RunningService } from './service/running-service.js';
 export * from './ports/index.js';
+export {
+  infrastructureConfigShape,
+  openInfrastructure,
+  type Infrastructure,
+  type InfrastructureConfig,
+  type InfrastructureNeeds,
+} from './composition/infrastructure.js';
+export { runStandalone, type StandaloneContext, type StandaloneOptions } from './composition/run-standalone.js';

@@ -1,7 +1,8 @@
 // The all-in-one composition root: the four services in one process on the
 // embedded defaults (PostgreSQL started by the app, every other port in memory).
 // They still talk to each other over real gRPC on loopback, so this mode runs the
-// production code path. This is the only place that picks adapters for it.
+// production code path. The same PRESENCE/BUS/LIMITS settings as the standalone
+// services select the adapters (openInfrastructure), memory by default.
 import { startAuthService, loadAuthConfig } from '@im-mesh/auth';
 import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
 import { startCoreService, loadCoreConfig } from '@im-mesh/core';
@@ -9,11 +10,9 @@ import { startEdgeService, loadEdgeConfig } from '@im-mesh/edge';
 import {
   createLogger,
   env,
+  infrastructureConfigShape,
   loadConfig,
-  MemoryEphemeralStore,
-  MemoryPresenceRegistry,
-  MemoryPushBus,
-  MemoryRateLimiter,
+  openInfrastructure,
   startEmbeddedPostgres,
   type ConfigSource,
   type Logger,
@@ -43,6 +42,7 @@ export interface AllInOneOptions {
 
 export async function startAllInOne(source: ConfigSource = process.env, options: AllInOneOptions = {}): Promise<AllInOne> {
   const config = loadConfig(allInOneConfigShape, source);
+  const infrastructureConfig = loadConfig(infrastructureConfigShape, source);
   // Validate every service's configuration before starting anything, so a typo
   // fails fast with the key's name instead of after PostgreSQL has started.
   loadAuthConfig(source);
@@ -71,11 +71,14 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       databaseUrl = embedded.url;
     }
 
-    const presence = new MemoryPresenceRegistry();
-    const bus = new MemoryPushBus(logger.child({ component: 'push-bus' }));
-    const nonces = new MemoryEphemeralStore();
-    const rateLimiter = new MemoryRateLimiter();
-    cleanup.push(() => presence.close(), () => bus.close(), () => nonces.close(), () => rateLimiter.close());
+    const infrastructure = await openInfrastructure(
+      infrastructureConfig,
+      { presence: true, bus: true, rateLimiter: true, ephemeral: true },
+      logger,
+      `all-in-one-${process.pid}`,
+    );
+    cleanup.push(() => infrastructure.close());
+    const { presence, bus, ephemeral: nonces, rateLimiter } = infrastructure;
 
     const auth = await startAuthService({
       config: loadAuthConfig(source),
@@ -114,7 +117,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
         connectWs: connect.httpAddress,
       },
       extraMetrics: [auth.metrics, core.metrics, connect.metrics],
-      extraReadiness: [...auth.readiness, ...core.readiness, ...connect.readiness],
+      extraReadiness: [...infrastructure.readiness, ...auth.readiness, ...core.readiness, ...connect.readiness],
     });
     cleanup.push(() => edge.stop());
 

@@ -50,15 +50,15 @@ describe('standalone auth (src/main.ts)', () => {
     await db?.drop();
   });
 
-  test('without DATABASE_URL it exits 1 with a message naming DATABASE_URL', async () => {
+  test('without DATABASE_URL it exits 2 with a message naming DATABASE_URL', async () => {
     const { code, stderr } = await runMain({ AUTH_GRPC_PORT: '0', AUTH_HTTP_PORT: '0' });
-    assert.equal(code, 1);
-    assert.match(stderr, /DATABASE_URL is required/);
+    assert.equal(code, 2);
+    assert.match(stderr, /DATABASE_URL: required/);
   });
 
   test('a bad port fails with a message naming the key', async () => {
     const { code, stderr } = await runMain({ DATABASE_URL: db.url, AUTH_GRPC_PORT: 'seventy' });
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.match(stderr, /AUTH_GRPC_PORT/);
   });
 

@@ -1,0 +1,134 @@
+// Which adapter runs behind each port, chosen from configuration only. Every
+// composition root (the all-in-one and each service's main.ts) calls this, so a
+// deployment switches engines with environment variables and nothing else:
+// PRESENCE=redis, BUS=rabbitmq, LIMITS=redis. In-process adapters are the default.
+import type { Logger } from 'pino';
+import { env } from '../config/load-config.js';
+import type { ReadinessCheck } from '../ops/ops-http.js';
+import type { EphemeralStore } from '../ports/ephemeral-store/ephemeral-store.js';
+import { MemoryEphemeralStore } from '../ports/ephemeral-store/memory-ephemeral-store.js';
+import { RedisEphemeralStore } from '../ports/ephemeral-store/redis-ephemeral-store.js';
+import { MemoryPresenceRegistry } from '../ports/presence/memory-presence-registry.js';
+import type { PresenceRegistry } from '../ports/presence/presence-registry.js';
+import { RedisPresenceRegistry } from '../ports/presence/redis-presence-registry.js';
+import { MemoryPushBus } from '../ports/push-bus/memory-push-bus.js';
+import type { PushBus } from '../ports/push-bus/push-bus.js';
+import { DEFAULT_RABBITMQ_URL, RabbitMqPushBus } from '../ports/push-bus/rabbitmq-push-bus.js';
+import { MemoryRateLimiter } from '../ports/rate-limiter/memory-rate-limiter.js';
+import type { RateLimiter } from '../ports/rate-limiter/rate-limiter.js';
+import { RedisRateLimiter } from '../ports/rate-limiter/redis-rate-limiter.js';
+import { closeRedis, DEFAULT_REDIS_URL, openRedis, redisReadiness } from '../ports/redis-connection.js';
+
+export const infrastructureConfigShape = {
+  /** Where live device routes are kept: `memory` (one process) or `redis` (shared). */
+  PRESENCE: env.oneOf(['memory', 'redis'], 'memory'),
+  /** What carries pushes from core to connect nodes: `memory` or `rabbitmq`. */
+  BUS: env.oneOf(['memory', 'rabbitmq'], 'memory'),
+  /** Where rate-limit buckets, login nonces and codes live: `memory` or `redis`. */
+  LIMITS: env.oneOf(['memory', 'redis'], 'memory'),
+  REDIS_URL: env.string(DEFAULT_REDIS_URL),
+  RABBITMQ_URL: env.string(DEFAULT_RABBITMQ_URL),
+};
+
+export interface InfrastructureConfig {
+  PRESENCE: 'memory' | 'redis';
+  BUS: 'memory' | 'rabbitmq';
+  LIMITS: 'memory' | 'redis';
+  REDIS_URL: string;
+  RABBITMQ_URL: string;
+}
+
+/** The ports a process needs; only those are opened. */
+export interface InfrastructureNeeds {
+  presence?: boolean;
+  bus?: boolean;
+  rateLimiter?: boolean;
+  ephemeral?: boolean;
+}
+
+/** A port asked for in `needs` is always there; others may be absent. */
+type Opened<Needs extends InfrastructureNeeds, Port extends keyof InfrastructureNeeds, T> = Needs[Port] extends true ? T : T | undefined;
+
+export interface Infrastructure<Needs extends InfrastructureNeeds = InfrastructureNeeds> {
+  presence: Opened<Needs, 'presence', PresenceRegistry>;
+  bus: Opened<Needs, 'bus', PushBus>;
+  rateLimiter: Opened<Needs, 'rateLimiter', RateLimiter>;
+  ephemeral: Opened<Needs, 'ephemeral', EphemeralStore>;
+  readiness: ReadinessCheck[];
+  /** Closes every adapter opened here, the bus last (pushes in flight may still need it). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the adapters a process needs. One Redis connection serves all Redis
+ * ports of the process. Fails (closing what it opened) when an engine is
+ * unreachable, with a message naming it.
+ */
+export async function openInfrastructure<const Needs extends InfrastructureNeeds>(
+  config: InfrastructureConfig,
+  needs: Needs,
+  logger: Logger,
+  /** Names this process in CLIENT LIST and RabbitMQ connection names. */
+  processName: string,
+): Promise<Infrastructure<Needs>> {
+  const closers: Array<() => Promise<void>> = [];
+  const readiness: ReadinessCheck[] = [];
+  const close = async () => {
+    for (const closeOne of closers.reverse()) {
+      await closeOne().catch((error: unknown) => logger.warn({ err: error }, 'closing an adapter failed'));
+    }
+    closers.length = 0;
+  };
+  try {
+    const wantsRedis = (needs.presence && config.PRESENCE === 'redis') || ((needs.rateLimiter || needs.ephemeral) && config.LIMITS === 'redis');
+    const redis = wantsRedis
+      ? await openRedis({
+          url: config.REDIS_URL,
+          connectionName: processName,
+          onError: (error) => logger.warn({ err: error }, 'redis connection error; reconnecting'),
+        })
+      : undefined;
+    if (redis) {
+      closers.push(() => closeRedis(redis));
+      readiness.push(redisReadiness(redis));
+    }
+
+    let presence: PresenceRegistry | undefined;
+    if (needs.presence) {
+      presence = redis && config.PRESENCE === 'redis' ? new RedisPresenceRegistry(redis) : new MemoryPresenceRegistry();
+      const opened = presence;
+      closers.push(() => opened.close());
+    }
+
+    let rateLimiter: RateLimiter | undefined;
+    if (needs.rateLimiter) {
+      rateLimiter = redis && config.LIMITS === 'redis' ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
+      const opened = rateLimiter;
+      closers.push(() => opened.close());
+    }
+
+    let ephemeral: EphemeralStore | undefined;
+    if (needs.ephemeral) {
+      ephemeral = redis && config.LIMITS === 'redis' ? new RedisEphemeralStore(redis) : new MemoryEphemeralStore();
+      const opened = ephemeral;
+      closers.push(() => opened.close());
+    }
+
+    let bus: PushBus | undefined;
+    if (needs.bus) {
+      bus =
+        config.BUS === 'rabbitmq'
+          ? await RabbitMqPushBus.open({ url: config.RABBITMQ_URL, connectionName: processName, logger: logger.child({ component: 'rabbitmq' }) })
+          : new MemoryPushBus(logger.child({ component: 'push-bus' }));
+      const opened = bus;
+      if (bus instanceof RabbitMqPushBus) readiness.push(bus.readiness());
+      // Added first so it closes last.
+      closers.unshift(() => opened.close());
+    }
+
+    return { presence, bus, rateLimiter, ephemeral, readiness, close } as Infrastructure<Needs>;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
