@@ -145,3 +145,90 @@ describe('AccessTokenVerifier', () => {
     });
   });
 });
+
+function assertUnavailable(error: unknown): true {
+  assert.ok(error instanceof AppError, `threw ${String(error)}`);
+  assert.equal(error.code, ErrorCode.Unavailable);
+  return true;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('AccessTokenVerifier key set refresh', () => {
+  test('concurrent tokens on a fresh verifier all pass while the first key set fetch is in flight', async () => {
+    let fetches = 0;
+    const verifier = new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      source: async () => {
+        fetches += 1;
+        await pause(50);
+        return { keys: [jwkOf(signing.publicKey, 'key-1')] };
+      },
+    });
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => verifier.verify(token())));
+    assert.deepEqual(results.map((seen) => seen.userId), ['user-alice', 'user-alice', 'user-alice', 'user-alice', 'user-alice']);
+    assert.equal(fetches, 1, 'the concurrent tokens did not share one fetch');
+    verifier.close();
+  });
+
+  test('while the key service is down, every caller waiting on the failing fetch and every later one is told UNAVAILABLE', async () => {
+    let up = false;
+    let fetches = 0;
+    const verifier = new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      minRefreshIntervalMs: 200,
+      source: async () => {
+        fetches += 1;
+        await pause(20);
+        if (!up) throw new Error('connect ECONNREFUSED 127.0.0.1:7001');
+        return { keys: [jwkOf(signing.publicKey, 'key-1')] };
+      },
+    });
+    const concurrent = await Promise.allSettled([1, 2, 3].map(() => verifier.verify(token())));
+    for (const result of concurrent) {
+      assert.equal(result.status, 'rejected');
+      assertUnavailable(result.reason);
+    }
+    // Within the refresh interval nothing is refetched, and a token whose key we
+    // could not learn is still "try again", not "your token is bad".
+    await assert.rejects(verifier.verify(token()), assertUnavailable);
+    assert.equal(fetches, 1, 'the down key service was asked more than once within the refresh interval');
+    up = true;
+    await pause(220);
+    assert.equal((await verifier.verify(token())).userId, 'user-alice');
+    verifier.close();
+  });
+
+  test('a key removed from the set stops verifying after the periodic refresh; a failed refresh keeps the known keys', async () => {
+    let keys = [jwkOf(signing.publicKey, 'key-1')];
+    let down = false;
+    let fetches = 0;
+    const verifier = new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      refreshIntervalMs: 40,
+      source: async () => {
+        fetches += 1;
+        if (down) throw new Error('key service restarting');
+        return { keys };
+      },
+    });
+    await verifier.verify(token());
+
+    down = true;
+    await pause(120);
+    assert.equal((await verifier.verify(token())).userId, 'user-alice', 'a failed background refresh dropped the keys');
+
+    down = false;
+    keys = [];
+    await pause(120);
+    await assertRefused(verifier, token(), 'a key no longer in the set');
+
+    verifier.close();
+    const afterClose = fetches;
+    await pause(120);
+    assert.equal(fetches, afterClose, 'the closed verifier kept refreshing');
+  });
+});

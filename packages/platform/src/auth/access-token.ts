@@ -36,6 +36,11 @@ export interface AccessTokenVerifierOptions extends TokenAudience {
   leewaySeconds?: number;
   /** Refetch the set at most this often when a token names an unknown kid. 10 s by default. */
   minRefreshIntervalMs?: number;
+  /**
+   * Refetch the set in the background this often, so a key auth withdrew stops
+   * verifying. 5 minutes by default.
+   */
+  refreshIntervalMs?: number;
 }
 
 const REJECTED = 'The access token is invalid or expired. Log in again or refresh the token.';
@@ -43,13 +48,24 @@ const REJECTED = 'The access token is invalid or expired. Log in again or refres
 export class AccessTokenVerifier {
   private keys = new Map<string, KeyObject>();
   private lastFetch = 0;
+  private lastFetchFailed = false;
   private inflight: Promise<void> | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: AccessTokenVerifierOptions) {}
 
+  /** Stops the background refresh. Tokens still verify against the keys known. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.periodic);
+    this.periodic = undefined;
+  }
+
   /**
    * Returns the claims of a valid token; throws AppError UNAUTHENTICATED with one
-   * uniform message otherwise, so a caller learns nothing about why.
+   * uniform message otherwise, so a caller learns nothing about why; UNAVAILABLE
+   * when the token's key cannot be looked up because the key service is down.
    */
   async verify(token: string): Promise<AccessTokenClaims> {
     const decoded = jwt.decode(token, { complete: true });
@@ -81,14 +97,28 @@ export class AccessTokenVerifier {
   private async keyFor(kid: string): Promise<KeyObject | undefined> {
     const known = this.keys.get(kid);
     if (known) return known;
+    // A fetch already under way (the first one, or a rotation) may bring this
+    // kid: wait for it instead of refusing a token that is about to be valid.
+    if (this.inflight) {
+      await this.inflight.catch(() => undefined);
+      const fetched = this.keys.get(kid);
+      if (fetched) return fetched;
+    }
     const minInterval = this.options.minRefreshIntervalMs ?? 10_000;
     // An unknown kid may be a freshly rotated key: refetch, but not more often
     // than minInterval, so forged kids cannot turn us into a JWKS flood.
-    if (Date.now() - this.lastFetch >= minInterval) await this.refresh();
-    return this.keys.get(kid);
+    if (Date.now() - this.lastFetch >= minInterval) {
+      await this.refresh();
+      return this.keys.get(kid);
+    }
+    // We could not learn the current set: the token may well be valid, so the
+    // caller should retry rather than log in again.
+    if (this.lastFetchFailed) throw keyServiceUnavailable();
+    return undefined;
   }
 
   private refresh(): Promise<void> {
+    this.startPeriodicRefresh();
     this.inflight ??= (async () => {
       // Counted from the attempt, so a failing key service is not asked per token.
       this.lastFetch = Date.now();
@@ -99,17 +129,34 @@ export class AccessTokenVerifier {
           if (!jwk.kid || jwk.kty !== 'RSA' || (jwk.alg && jwk.alg !== ACCESS_TOKEN_ALGORITHM)) continue;
           keys.set(jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
         }
+        // Replaced, not merged: a key auth no longer lists stops verifying.
         this.keys = keys;
+        this.lastFetchFailed = false;
       } catch (error) {
-        throw new AppError('unavailable', 'Cannot check the access token right now: the key service is unreachable.', {
-          cause: error,
-        });
+        // The keys known so far stay: an outage of the key service must not log
+        // everybody out.
+        this.lastFetchFailed = true;
+        throw keyServiceUnavailable(error);
       } finally {
         this.inflight = undefined;
       }
     })();
     return this.inflight;
   }
+
+  /** Started by the first fetch, so a verifier that never sees a token never polls. */
+  private startPeriodicRefresh(): void {
+    if (this.periodic || this.closed) return;
+    this.periodic = setInterval(() => {
+      this.refresh().catch(() => undefined);
+    }, this.options.refreshIntervalMs ?? 5 * 60_000);
+    // Never the reason the process stays up.
+    this.periodic.unref();
+  }
+}
+
+function keyServiceUnavailable(cause?: unknown): AppError {
+  return new AppError('unavailable', 'Cannot check the access token right now: the key service is unreachable.', { cause });
 }
 
 /** Reads the token from `authorization: Bearer <token>` metadata or header values. */

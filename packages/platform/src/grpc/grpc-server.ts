@@ -1,5 +1,6 @@
 // gRPC server bootstrap shared by every service: message size limits, keepalive
-// policy, the error boundary, grpc.health.v1 and server reflection on every server.
+// policy, the error boundary, INVALID_ARGUMENT for requests that do not decode,
+// grpc.health.v1 and server reflection on every server.
 import { readFileSync } from 'node:fs';
 import { descriptorSetPath } from '@im-mesh/contracts/descriptor-path';
 import {
@@ -12,6 +13,7 @@ import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-serv
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Logger } from 'pino';
 import { errorBoundary } from './error-boundary.js';
+import { rejectMalformedRequests, withTolerantRequestDecoding } from './request-decoding.js';
 
 export interface GrpcServerOptions {
   logger: Logger;
@@ -63,11 +65,15 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   return {
     add(definition, implementation) {
       serviceNames.push(fullNameOf(definition));
-      server.with(boundary).add(definition, implementation);
+      server.with(boundary).with(rejectMalformedRequests).add(withTolerantRequestDecoding(definition), implementation);
     },
     addWith(middleware, definition, implementation) {
       serviceNames.push(fullNameOf(definition));
-      server.with(boundary).with(middleware).add(definition, implementation);
+      server
+        .with(boundary)
+        .with(rejectMalformedRequests)
+        .with(middleware)
+        .add(withTolerantRequestDecoding(definition), implementation);
     },
     async listen(host, port) {
       server.add(HealthDefinition, HealthServiceImpl(health));

@@ -1,8 +1,9 @@
 // One TypeORM DataSource per service, each in its own PostgreSQL schema, so that
 // no service reads another's tables even when they share a database. Migrations
 // are real migration classes run at start, serialized across instances by an
-// advisory lock; `synchronize` is never used.
-import { DataSource, type MigrationInterface } from 'typeorm';
+// advisory lock; `synchronize` is never used. Every connection carries timeouts,
+// so a stalled PostgreSQL fails calls instead of hanging them.
+import { DataSource, MigrationExecutor, type MigrationInterface } from 'typeorm';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -14,7 +15,17 @@ export interface DatabaseOptions {
   /** Connections in the pool. 10 by default. */
   poolSize?: number;
   logger: Logger;
+  /** Give up opening a connection after this long. 5 s by default; 0 waits forever. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL cancels a statement running longer. 30 s by default; 0 for none. Migrations are exempt. */
+  statementTimeoutMs?: number;
+  /** PostgreSQL ends a session idle inside a transaction this long. 60 s by default; 0 for none. */
+  idleInTransactionTimeoutMs?: number;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 // int8 (bigint) arrives as a string by default; seqs and counters fit in 2^53,
 // so parse them as numbers and fail loudly if one ever does not.
@@ -26,7 +37,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => {
 
 export async function openDatabase(options: DatabaseOptions): Promise<DataSource> {
   if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new Error(`bad schema name ${options.schema}`);
-  await ensureSchema(options.url, options.schema);
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const idleInTransactionTimeoutMs = options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  for (const value of [connectTimeoutMs, statementTimeoutMs, idleInTransactionTimeoutMs]) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`bad database timeout ${value}`);
+  }
+  await ensureSchema(options.url, options.schema, connectTimeoutMs);
   const dataSource = new DataSource({
     type: 'postgres',
     url: options.url,
@@ -38,8 +55,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     logging: false,
     extra: {
       max: options.poolSize ?? 10,
-      // Every connection of this pool sees only its own schema first.
-      options: `-c search_path=${options.schema}`,
+      connectionTimeoutMillis: connectTimeoutMs,
+      // Every connection of this pool sees only its own schema first, and has the
+      // timeouts from its first statement on (session settings given at startup).
+      options: [
+        `-c search_path=${options.schema}`,
+        `-c statement_timeout=${statementTimeoutMs}`,
+        `-c idle_in_transaction_session_timeout=${idleInTransactionTimeoutMs}`,
+      ].join(' '),
       application_name: `im-${options.schema}`,
     },
   });
@@ -48,8 +71,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
   return dataSource;
 }
 
-async function ensureSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+async function ensureSchema(url: string, schema: string, connectTimeoutMs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -66,11 +89,18 @@ async function runMigrationsExclusively(dataSource: DataSource, schema: string, 
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
+    // Waiting for another instance's migrations, and a migration rewriting a big
+    // table, may both take longer than the statement timeout: lift it on this
+    // connection only, run the migrations on it, and restore it before release.
+    await runner.query('SET statement_timeout = 0');
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`im-migrations:${schema}`]);
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    const applied = await executor.executePendingMigrations();
     for (const migration of applied) logger.info({ schema, migration: migration.name }, 'migration applied');
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`im-migrations:${schema}`]).catch(() => undefined);
+    await runner.query('RESET statement_timeout').catch(() => undefined);
     await runner.release();
   }
 }

@@ -3,10 +3,10 @@
 // on a free port, with a generated password kept beside the data. As root,
 // PostgreSQL refuses to run, so the cluster runs as an OS user `postgres`
 // (created if missing) who owns the data directory.
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -79,17 +79,52 @@ function readOrCreatePassword(path: string): string {
 /**
  * A previous run killed with SIGKILL leaves its postgres child running and holding
  * the data directory. Ask it to shut down (fast mode) and wait, so this start
- * gets the directory cleanly.
+ * gets the directory cleanly. A pid file whose process is gone, or is not that
+ * postgres (after a reboot the pid may belong to anybody), is stale: it is left
+ * for PostgreSQL, which replaces a stale pid file itself.
  */
-async function stopOrphanedCluster(dataDir: string, logger: Logger): Promise<void> {
+export async function stopOrphanedCluster(dataDir: string, logger: Logger): Promise<void> {
   const pidFile = join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!isPostmasterOf(pid, dataDir)) {
+    logger.info({ pid, pidFile }, 'ignoring a stale PostgreSQL pid file: its pid is not our PostgreSQL');
+    return;
+  }
   logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier run');
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) throw new Error(`PostgreSQL pid ${pid} still holds ${dataDir}; stop it and start again`);
+}
+
+/**
+ * Whether `pid` is a PostgreSQL server on `dataDir`: its argv[0] is a postgres
+ * binary and it runs in that directory (the postmaster changes into its data
+ * directory) or was started with it as an argument (`-D <dir>`). Reads Linux
+ * /proc; anywhere it cannot tell, the answer is no, so nothing is signalled.
+ */
+export function isPostmasterOf(pid: number, dataDir: string): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return false;
+  }
+  const program = basename(args[0] ?? '');
+  if (program !== 'postgres' && program !== 'postmaster') return false;
+  const wanted = new Set([resolve(dataDir)]);
+  try {
+    wanted.add(realpathSync(dataDir));
+  } catch {
+    // A missing directory has no other spelling.
+  }
+  if (args.slice(1).some((arg) => isAbsolute(arg) && wanted.has(resolve(arg)))) return true;
+  try {
+    return wanted.has(readlinkSync(`/proc/${pid}/cwd`));
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {
