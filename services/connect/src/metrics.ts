@@ -12,7 +12,7 @@ export class ConnectMetrics {
   readonly framesOut: Counter<'transport' | 'kind'>;
   /** Delivery watermarks collected from acks and not yet accepted by core. */
   readonly acksPending: Gauge;
-  /** Watermarks dropped because core stayed unreachable and the buffer was full. */
+  /** Watermarks dropped: the buffer was full while core was unreachable, or core refused their batch. */
   readonly deliveryReportsDropped: Counter;
   /** Push targets skipped: not connected here any more, or a bus duplicate. */
   readonly pushTargetsSkipped: Counter<'reason'>;
@@ -46,7 +46,7 @@ export class ConnectMetrics {
     });
     this.deliveryReportsDropped = new Counter({
       name: 'connect_delivery_reports_dropped_total',
-      help: 'Delivery watermarks dropped because core was unreachable and the buffer was full.',
+      help: 'Delivery watermarks dropped: the buffer was full while core was unreachable, or core refused their batch.',
       registers,
     });
     this.pushTargetsSkipped = new Counter({

@@ -91,6 +91,31 @@ describe('acks', () => {
     socket.close();
   });
 
+  test('DeliveredUpTo with NUL or control characters in the conversation id, an id over 128 characters, or seq 0 is refused with ACK_INVALID; other connections are unaffected', async () => {
+    const bad = await authenticatedSocket(harness, 'user-n', 'device-n1');
+    const good = await authenticatedSocket(harness, 'user-g', 'device-g1');
+    const fine = uuidv7();
+    const invalid = [
+      ...['a\u0000', 'a\u001b[31m', 'tab\there', 'del\u007f', 'c1\u0085', 'x'.repeat(129)].map((conversationId) => ({ conversationId, seq: 1 })),
+      { conversationId: fine, seq: 0 },
+    ];
+    for (const entry of invalid) {
+      bad.socket.send({ kind: { $case: 'ack', value: { messageIds: [], delivered: [{ conversationId: fine, seq: 1 }, entry] } } });
+      const error = await bad.socket.frames.expect('error');
+      assert.deepEqual({ code: error.code, reason: error.reason }, { code: 3, reason: 'ACK_INVALID' }, JSON.stringify(entry));
+    }
+    // The longest accepted id, and the refusing connection stays usable.
+    const longest = 'y'.repeat(128);
+    bad.socket.send({ kind: { $case: 'ack', value: { messageIds: [], delivered: [{ conversationId: longest, seq: 2 }] } } });
+    good.socket.send({ kind: { $case: 'ack', value: { messageIds: [], delivered: [{ conversationId: fine, seq: 5 }] } } });
+    await eventually(() => reportsFor(harness, 'user-n').length > 0 && reportsFor(harness, 'user-g').length > 0, 2_000, 'reports');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(reportsFor(harness, 'user-n').map(({ conversationId, seq }) => ({ conversationId, seq })), [{ conversationId: longest, seq: 2 }]);
+    assert.deepEqual(reportsFor(harness, 'user-g').map(({ conversationId, seq }) => ({ conversationId, seq })), [{ conversationId: fine, seq: 5 }]);
+    bad.socket.close();
+    good.socket.close();
+  });
+
   test('a Subscribe client acks through the Ack RPC; acking someone else’s connection is NOT_FOUND', async () => {
     const aliceToken = harness.token('user-alice', 'device-web');
     const malloryToken = harness.token('user-mallory', 'device-m');

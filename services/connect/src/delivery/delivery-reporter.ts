@@ -1,12 +1,18 @@
 // DeliveryReporter: turns client acks into delivery watermarks for core. Acks are
 // coalesced to the highest seq per (user, device, conversation) and sent to core's
 // DeliveryService.ReportDelivered in batches: every `flushIntervalMs`, or at once
-// when `batchSize` watermarks are waiting. A failed batch is kept and retried
-// with a growing pause; while core stays away the buffer is bounded and the
-// oldest watermarks are dropped (logged), which is safe because a later ack or a
-// client's DeliveredUpTo after sync moves the same watermark again.
+// when `batchSize` watermarks are waiting and core took the last batch. A batch
+// that failed for a passing reason (core unreachable, overloaded, too slow) is
+// kept and retried after a growing pause, never at once, so a core that fails
+// fast cannot turn the reporter into a busy loop. A batch core refused for any
+// other reason (INVALID_ARGUMENT, INTERNAL, ...) would fail the same way forever
+// and hold back every watermark behind it, so it is dropped with a log line.
+// While core stays away the buffer is bounded and the oldest watermarks are
+// dropped (logged). Dropping is safe because a later ack or a client's
+// DeliveredUpTo after sync moves the same watermark again.
 import type { internalV1 } from '@im-mesh/contracts';
 import type { Logger } from '@im-mesh/platform';
+import { ClientError, Status } from 'nice-grpc';
 import type { ConnectMetrics } from '../metrics.js';
 
 export type ReportDelivered = (deliveries: internalV1.DeviceDelivery[]) => Promise<void>;
@@ -23,6 +29,22 @@ export interface DeliveryReporterOptions {
   maxPending: number;
   /** Longest pause between retries after failures, in ms. 5 s by default. */
   maxRetryDelayMs?: number;
+}
+
+/** What became of one batch. */
+type FlushOutcome = 'reported' | 'refused' | 'failed';
+
+/** gRPC statuses that say "try again later"; any other status will not change on a retry. */
+const RETRIED_STATUSES: ReadonlySet<Status> = new Set([
+  Status.UNAVAILABLE,
+  Status.DEADLINE_EXCEEDED,
+  Status.RESOURCE_EXHAUSTED,
+  Status.ABORTED,
+]);
+
+/** True when sending the same batch again may succeed. Errors without a gRPC status (the network) count as passing. */
+function isWorthRetrying(error: unknown): boolean {
+  return !(error instanceof ClientError) || RETRIED_STATUSES.has(error.code);
 }
 
 export class DeliveryReporter {
@@ -63,7 +85,7 @@ export class DeliveryReporter {
     this.timer = undefined;
     await this.flushing;
     while (this.pending.size > 0) {
-      if (!(await this.flushOnce())) break;
+      if ((await this.flushOnce()) === 'failed') break;
     }
     if (this.pending.size > 0) {
       this.options.logger.warn({ count: this.pending.size }, 'delivery watermarks not reported at shutdown; clients will re-ack after sync');
@@ -72,7 +94,9 @@ export class DeliveryReporter {
 
   private schedule(): void {
     if (this.closed || this.flushing) return;
-    if (this.pending.size >= this.options.batchSize) {
+    // A full batch goes at once only while core is taking batches; after a failure
+    // only the backoff timer sends, however full the buffer is.
+    if (this.failures === 0 && this.pending.size >= this.options.batchSize) {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.startFlush();
@@ -99,20 +123,27 @@ export class DeliveryReporter {
       });
   }
 
-  /** Sends one batch; true when core took it. */
-  private async flushOnce(): Promise<boolean> {
+  /** Sends one batch: core took it, refused it for good (dropped), or failed (kept for a retry). */
+  private async flushOnce(): Promise<FlushOutcome> {
     const batch: internalV1.DeviceDelivery[] = [];
     for (const [key, delivery] of this.pending) {
       batch.push(delivery);
       this.pending.delete(key);
       if (batch.length >= this.options.batchSize) break;
     }
-    if (batch.length === 0) return true;
+    if (batch.length === 0) return 'reported';
     try {
       await this.options.report(batch);
       this.failures = 0;
-      return true;
+      return 'reported';
     } catch (error) {
+      if (!isWorthRetrying(error)) {
+        // Core answered, so it is reachable: the next batch may go at once.
+        this.failures = 0;
+        this.options.metrics.deliveryReportsDropped.inc(batch.length);
+        this.options.logger.warn({ err: error, dropped: batch.length }, `core refused a batch of delivery watermarks; dropped ${batch.length} of them`);
+        return 'refused';
+      }
       this.failures += 1;
       this.options.logger.warn({ err: error, count: batch.length, failures: this.failures }, 'reporting deliveries to core failed; will retry');
       for (const delivery of batch) {
@@ -122,7 +153,7 @@ export class DeliveryReporter {
         else this.pending.set(key, delivery);
       }
       this.trim();
-      return false;
+      return 'failed';
     } finally {
       this.options.metrics.acksPending.set(this.pending.size);
     }

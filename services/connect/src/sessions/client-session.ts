@@ -16,6 +16,8 @@ export type CloseKind =
   | 'client_closed'
   | 'replaced'
   | 'draining'
+  | 'route_lapsed'
+  | 'route_conflict'
   | 'idle_timeout'
   | 'auth_timeout'
   | 'unauthenticated'
@@ -40,6 +42,9 @@ export const CLOSE_POLICY: Record<CloseKind, { wsCode: number; error: ErrorCode 
   client_closed: { wsCode: 1000, error: undefined },
   replaced: { wsCode: 1000, error: undefined },
   draining: { wsCode: 1001, error: undefined },
+  // Both come with GoAway{reconnect}: the client is expected back shortly.
+  route_lapsed: { wsCode: 1001, error: undefined },
+  route_conflict: { wsCode: 1001, error: undefined },
   idle_timeout: { wsCode: 1001, error: ErrorCode.DeadlineExceeded },
   auth_timeout: { wsCode: 1008, error: ErrorCode.Unauthenticated },
   unauthenticated: { wsCode: 1008, error: ErrorCode.Unauthenticated },

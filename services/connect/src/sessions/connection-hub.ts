@@ -10,6 +10,7 @@ import type { AccessTokenClaims, DeviceRoute, Logger, PresenceRegistry } from '@
 import { AppError, ErrorCode, uuidv7 } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
 import type { ClientSession, SessionEnvironment, SessionIdentity } from './client-session.js';
+import { goAwayDraining, goAwayReplaced, goAwayRouteConflict, goAwayRouteLapsed } from './go-away.js';
 
 export interface ConnectionHubOptions {
   nodeId: string;
@@ -85,8 +86,7 @@ export class ConnectionHub {
    */
   opened(session: ClientSession): boolean {
     if (!this.accepting) {
-      session.sendGoAway(true, this.reconnectDelay(), 'draining');
-      session.close({ kind: 'draining', message: 'This connect node is shutting down; reconnect.' });
+      goAwayDraining(session, this.drainSpreadMs);
       return false;
     }
     const liveness: Liveness = { authDeadline: undefined, idle: undefined, presenceTouchedAt: 0 };
@@ -136,10 +136,15 @@ export class ConnectionHub {
     }
     const key = deviceKey(identity.userId, identity.deviceId);
     const previous = this.devices.get(key);
-    if (!registered || (previous?.identity && previous.identity.epoch > identity.epoch)) {
+    if (previous?.identity && previous.identity.epoch > identity.epoch) {
+      // A newer connection of the same device on this node: final.
       if (registered) this.unregister(identity);
-      session.sendGoAway(false, 0, 'replaced');
-      session.close({ kind: 'replaced', message: 'A newer connection of this device exists.' });
+      goAwayReplaced(session, 'A newer connection of this device exists.');
+      return;
+    }
+    if (!registered) {
+      // Lost to a route from elsewhere, maybe only because of clock skew: retry.
+      goAwayRouteConflict(session);
       return;
     }
     session.identity = identity;
@@ -152,10 +157,7 @@ export class ConnectionHub {
     liveness.presenceTouchedAt = Date.now();
     liveness.idle = setTimeout(() => this.idleTimeoutPassed(session), 3 * this.options.heartbeatIntervalMs);
     liveness.idle.unref();
-    if (previous && previous !== session) {
-      previous.sendGoAway(false, 0, 'replaced');
-      previous.close({ kind: 'replaced', message: 'A newer connection of this device took over.' });
-    }
+    if (previous && previous !== session) goAwayReplaced(previous, 'A newer connection of this device took over.');
     session.send({
       kind: {
         $case: 'authenticated',
@@ -203,26 +205,24 @@ export class ConnectionHub {
    */
   async drain(): Promise<void> {
     this.accepting = false;
-    for (const session of [...this.open.keys()]) {
-      session.sendGoAway(true, this.reconnectDelay(), 'draining');
-      session.close({ kind: 'draining', message: 'This connect node is shutting down; reconnect.' });
-    }
+    for (const session of [...this.open.keys()]) goAwayDraining(session, this.drainSpreadMs);
     await Promise.all([...this.unregistering]);
   }
 
-  private reconnectDelay(): number {
-    return Math.floor(Math.random() * ((this.options.drainReconnectSpreadMs ?? 2_000) + 1));
+  private get drainSpreadMs(): number {
+    return this.options.drainReconnectSpreadMs ?? 2_000;
   }
 
   private async refreshPresence(session: ClientSession, identity: SessionIdentity): Promise<void> {
     const { presence, logger } = this.options;
     try {
       if (await presence.refresh(identity.userId, identity.deviceId, identity.connectionId, this.presenceTtlSeconds)) return;
-      // The route expired (a long pause) or a newer connection took it. Registering
-      // again with our epoch succeeds only in the first case.
-      if (!session.isOpen || (await presence.register(this.routeOf(identity), this.presenceTtlSeconds))) return;
-      session.sendGoAway(false, 0, 'replaced');
-      session.close({ kind: 'replaced', message: 'A newer connection of this device exists.' });
+      // The route expired (a pause, failed refreshes) or a newer connection took it;
+      // registering again with our epoch succeeds only in the first case.
+      if (!session.isOpen) return;
+      if (!(await presence.register(this.routeOf(identity), this.presenceTtlSeconds))) goAwayReplaced(session, 'A newer connection of this device exists.');
+      else if (session.isOpen) goAwayRouteLapsed(session);
+      else this.unregister(identity); // closed meanwhile: take the route back
     } catch (error) {
       // The route lives on until its TTL; the next heartbeat tries again.
       logger.warn({ err: error, connectionId: identity.connectionId }, 'presence refresh failed');

@@ -33,6 +33,25 @@ export interface DispatchDependencies {
 const MAX_FRAMES_WAITING_FOR_AUTH = 16;
 /** Longest conversation id accepted in DeliveredUpTo. */
 const MAX_CONVERSATION_ID_LENGTH = 128;
+/** C0 controls (NUL included), DEL and C1 controls: never part of an id, and PostgreSQL text refuses NUL. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A DeliveredUpTo core can store: a printable conversation id of 1 to 128
+ * characters and a seq that is a positive safe integer. One bad entry would make
+ * core refuse the whole batch it travels in, other devices' watermarks included.
+ */
+function isValidDelivered(entry: connectV1.DeliveredUpTo): boolean {
+  const id = entry.conversationId;
+  return (
+    typeof id === 'string' &&
+    id.length >= 1 &&
+    id.length <= MAX_CONVERSATION_ID_LENGTH &&
+    !CONTROL_CHARACTER.test(id) &&
+    Number.isSafeInteger(entry.seq) &&
+    entry.seq >= 1
+  );
+}
 
 const TOKEN_REFUSED = 'The access token is invalid or expired. Log in again or refresh the token.';
 
@@ -77,11 +96,14 @@ export function createDispatch(deps: DispatchDependencies): Dispatch {
   function acknowledge(session: ClientSession, ack: connectV1.Ack, options: DispatchOptions): void {
     const identity = session.identity!;
     for (const entry of ack.delivered) {
-      if (!entry.conversationId || entry.conversationId.length > MAX_CONVERSATION_ID_LENGTH || !(entry.seq >= 1)) {
+      if (!isValidDelivered(entry)) {
         // Bad input changes nothing: the whole ack is refused, message ids included.
         refuse(
           session,
-          AppError.invalidArgument('Every delivered entry needs a conversation id and a seq of 1 or more.', 'ACK_INVALID'),
+          AppError.invalidArgument(
+            `Every delivered entry needs a conversation id of 1 to ${MAX_CONVERSATION_ID_LENGTH} characters without control characters, and a whole seq of 1 or more.`,
+            'ACK_INVALID',
+          ),
           undefined,
           options,
         );

@@ -54,9 +54,14 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(overrides: ConfigSource = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** A presence registry double to use instead of a plain RecordingPresence. */
+  presence?: RecordingPresence;
+}
+
+export async function startHarness(overrides: ConfigSource = {}, options: HarnessOptions = {}): Promise<Harness> {
   const double = await startAuthAndCoreDouble();
-  const presence = new RecordingPresence();
+  const presence = options.presence ?? new RecordingPresence();
   const bus = new MemoryPushBus();
   const config = loadConnectConfig({
     CONNECT_GRPC_PORT: '0',
