@@ -26,20 +26,22 @@ export function authService(features: AuthFeatures): authV1.AuthServiceImplement
     async getLoginKey(request) {
       return features.challenge.issue(request.deviceId);
     },
-    async register(request) {
+    async register(request, context) {
       return features.registration.register({
         username: request.username,
         password: request.password,
         deviceId: request.deviceId,
         displayName: request.displayName,
+        signal: context.signal,
       });
     },
-    async login(request) {
+    async login(request, context) {
       const result = await features.login.login({
         username: request.username,
         password: request.password,
         deviceId: request.deviceId,
         devicePlatform: request.devicePlatform,
+        signal: context.signal,
       });
       return { userId: result.userId, sessionId: result.sessionId, tokens: result.tokens };
     },

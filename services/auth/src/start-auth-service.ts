@@ -43,6 +43,13 @@ export interface StartAuthServiceOptions {
 
 /** Argon2 hashes computed at once; each takes ~19 MiB and most of a core for tens of ms. */
 const PASSWORD_HASH_CONCURRENCY = 2;
+/**
+ * Calls that may wait for one of those slots. Past it, Register and Login answer
+ * RESOURCE_EXHAUSTED at once: with 2 slots at tens of ms each, the 64th waiter
+ * already waits about a second, and a longer line would only grow memory and
+ * every caller's latency.
+ */
+const PASSWORD_HASH_MAX_WAITING = 64;
 
 export async function startAuthService(options: StartAuthServiceOptions): Promise<RunningService> {
   const { config, logger } = options;
@@ -62,7 +69,7 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
 
   try {
     const keys = await KeyRing.load(new KeyStore(db), { accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS, logger });
-    const hasher = new PasswordHasher(PASSWORD_HASH_CONCURRENCY);
+    const hasher = new PasswordHasher(PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_MAX_WAITING);
     await hasher.prepare();
 
     const accounts = new AccountStore(db);

@@ -107,6 +107,26 @@ describe('login', () => {
     for (const [kind, failure] of Object.entries(failures)) assert.deepEqual(failure, expected, kind);
   });
 
+  test('a username that breaks the username rules (NUL, control characters, too long) fails like an unknown user', async () => {
+    const device = 'laptop-1';
+    const unknownUsers = async () => {
+      const body = await (await fetch(`http://${running.service.httpAddress}/metrics`)).text();
+      return Number(/auth_login_attempts_total\{outcome="unknown_user"[^}]*\} (\d+)/.exec(body)?.[1] ?? 0);
+    };
+    const expected = await failureOf(
+      running.auth.login({ username: 'alice', password: await loginSecret(running.auth, device, 'not the password'), deviceId: device, devicePlatform: '' }),
+    );
+    const before = await unknownUsers();
+    const usernames = ['alice\u0000', '\u0000', 'al\nice', 'a'.repeat(1000), 'x'];
+    for (const username of usernames) {
+      const failure = await failureOf(
+        running.auth.login({ username, password: await loginSecret(running.auth, device, PASSWORD), deviceId: device, devicePlatform: '' }),
+      );
+      assert.deepEqual(failure, expected, JSON.stringify(username));
+    }
+    assert.equal(await unknownUsers(), before + usernames.length, 'counted as unknown users, not as internal errors');
+  });
+
   test('failed and successful logins are counted by outcome in /metrics', async () => {
     const body = await (await fetch(`http://${running.service.httpAddress}/metrics`)).text();
     assert.match(body, /auth_login_attempts_total\{outcome="success"[^}]*\} [1-9]/);

@@ -62,6 +62,8 @@ describe('registration', () => {
       ['too long', attempt('u'.repeat(33), PASSWORD), /^username /],
       ['a space', attempt('has space', PASSWORD), /^username /],
       ['non-ASCII letter', attempt('émile', PASSWORD), /^username /],
+      ['NUL in username', attempt('da\u0000ve', PASSWORD), /^username /],
+      ['NUL in display name', attempt('dave', PASSWORD, 'Da\u0000ve'), /^display_name /],
       ['short password', attempt('dave', 'seven77'), /^password /],
       ['long password', attempt('dave', 'p'.repeat(129)), /^password /],
       ['long display name', attempt('dave', PASSWORD, 'd'.repeat(65)), /^display_name /],

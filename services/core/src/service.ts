@@ -5,6 +5,7 @@ import { AppError, isUuid, type AccessTokenClaims, type AuthContext } from '@im-
 import type { internalV1, messageV1 } from '@im-mesh/contracts';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { ConversationSync } from './messages/conversation-sync.js';
+import { isIdText, MAX_DEVICE_ID_LENGTH } from './messages/message-rules.js';
 import type { MessageSender } from './messages/send-message.js';
 import type { DeliveryReceipts } from './receipts/delivery-receipts.js';
 import type { ReadReceipts } from './receipts/read-receipts.js';
@@ -36,11 +37,12 @@ export function deliveryService(
 
 /**
  * The verified caller. Core keys rows by user UUID and device id, so a token
- * whose subject is not a UUID (auth never issues one) is refused up front.
+ * whose subject is not a UUID, or whose device id could not be stored (auth
+ * never issues either), is refused up front.
  */
 function callerOf(context: AuthContext): AccessTokenClaims {
   const { auth } = context;
-  if (!isUuid(auth.userId) || auth.deviceId.length === 0) {
+  if (!isUuid(auth.userId) || !isIdText(auth.deviceId, MAX_DEVICE_ID_LENGTH)) {
     throw AppError.unauthenticated('The access token does not name a user and device this service knows.', 'TOKEN_SUBJECT');
   }
   return auth;

@@ -136,6 +136,51 @@ describe('outbox relay', () => {
     assert.match(metrics, /core_outbox_backlog\{service="core"\} 0/);
     assert.match(metrics, /core_message_delivery_latency_seconds_count\{service="core"\} [1-9]/);
   });
+  test('a row whose stored content cannot be decoded is rescheduled with its error; other conversations still go out', async () => {
+    const alice = h.messagesAs(h.alice, 'alice-phone');
+    const toBob = await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('before the bad one') });
+    await eventually('outbox empty', async () => (await h.count('outbox')) === 0);
+
+    // A message whose content bytes are not protobuf, stored the way a send stores one.
+    const badId = uuidv7();
+    const writer = new pg.Client({ connectionString: h.db.url });
+    await writer.connect();
+    try {
+      await writer.query('BEGIN');
+      const [{ last_seq: seq }] = (
+        await writer.query('UPDATE core.conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq', [toBob.conversationId])
+      ).rows;
+      await writer.query(
+        `INSERT INTO core.messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content)
+         VALUES ($1, $2, $3, $4, 'alice-phone', $5, $6)`,
+        [badId, toBob.conversationId, seq, h.alice, randomUUID(), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])],
+      );
+      await writer.query('INSERT INTO core.outbox (message_id, conversation_id, seq) VALUES ($1, $2, $3)', [badId, toBob.conversationId, seq]);
+      await writer.query('COMMIT');
+    } finally {
+      await writer.end();
+    }
+    try {
+      const toCarol = await alice.sendMessage({ target: toUser(h.carol), clientMsgId: randomUUID(), content: text('unaffected') });
+      await eventually('carol got hers', () => h.messagesFor(h.carol, 'carol-phone').some((m) => m.messageId === toCarol.messageId));
+      await eventually('the bad row failed once', async () => {
+        const [row] = await h.query<{ attempts: number }>('SELECT attempts FROM core.outbox WHERE message_id = $1', [badId]);
+        return (row?.attempts ?? 0) >= 1;
+      });
+      const [row] = await h.query<{ last_error: string | null; due_later: boolean }>(
+        'SELECT last_error, next_attempt_at > now() AS due_later FROM core.outbox WHERE message_id = $1',
+        [badId],
+      );
+      assert.ok(row!.last_error, 'the decode error is kept on the row');
+      assert.equal(row!.due_later, true, 'retried with backoff, not at once');
+      assert.equal(h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === badId), false);
+      assert.equal(await h.count('outbox', 'message_id = $1', [toCarol.messageId]), 0, "carol's row left the outbox");
+      assert.equal(h.messagesFor(h.carol, 'carol-phone').filter((m) => m.messageId === toCarol.messageId).length, 1, 'pushed once, not per retry');
+    } finally {
+      // Later tests expect an outbox that drains.
+      await h.query('DELETE FROM core.messages WHERE id = $1', [badId]);
+    }
+  });
 });
 
 describe('outbox relay wake-up', () => {

@@ -15,8 +15,13 @@ const charCount = (value: string) => [...value].length;
 // Control characters would let a name spoof line breaks in clients and logs.
 const CONTROL_CHARS = /\p{Cc}/u;
 
+/** True when `username` could have been registered (so it is worth looking up). */
+export function isValidUsername(username: string): boolean {
+  return USERNAME_PATTERN.test(username);
+}
+
 export function checkUsername(username: string): string {
-  if (!USERNAME_PATTERN.test(username)) {
+  if (!isValidUsername(username)) {
     throw AppError.invalidArgument(
       "username must be 3 to 32 characters, using only letters, digits, '_', '.' and '-'.",
       'USERNAME_INVALID',

@@ -17,6 +17,8 @@ export interface RegisterRequest {
   password: EncryptedSecret | undefined;
   deviceId: string;
   displayName: string;
+  /** The call's signal: an abandoned registration does not wait for argon2. */
+  signal?: AbortSignal;
 }
 
 export interface RegistrationDeps {
@@ -47,7 +49,7 @@ export class Registration {
     // Checked before hashing so a taken name costs no argon2 time; the insert
     // below still settles races between two registrations of one name.
     if (await this.deps.accounts.usernameTaken(username)) return this.taken(username);
-    const passwordHash = await this.deps.hasher.hash(password);
+    const passwordHash = await this.deps.hasher.hash(password, request.signal);
     const userId = uuidv7();
     const created = await this.deps.accounts.createAccount({ id: userId, username, displayName, passwordHash });
     if (created === 'username_taken') return this.taken(username);

@@ -3,7 +3,7 @@
 // an unknown username still pays for one argon2 verification, so neither the
 // answer nor its timing tells an attacker which usernames exist.
 import { AppError, type Logger } from '@im-mesh/platform';
-import { checkDeviceId, checkDevicePlatform } from '../accounts/account-rules.js';
+import { checkDeviceId, checkDevicePlatform, isValidUsername } from '../accounts/account-rules.js';
 import type { AuthMetrics, LoginOutcome } from '../auth-metrics.js';
 import type { PasswordHasher } from '../passwords/password-hasher.js';
 import type { OpenedSession, Sessions } from '../sessions/sessions.js';
@@ -19,6 +19,8 @@ export interface LoginRequest {
   password: EncryptedSecret | undefined;
   deviceId: string;
   devicePlatform: string;
+  /** The call's signal: an abandoned login does not wait for argon2. */
+  signal?: AbortSignal;
 }
 
 export interface LoginResult extends OpenedSession {
@@ -48,12 +50,17 @@ export class LoginFlow {
       return this.fail('rejected_secret');
     }
 
-    const account = await this.deps.accounts.findLoginCredentials(request.username);
+    // No account can hold a name that breaks the username rules, so such a name
+    // is an unknown user: same answer, same argon2 cost. It never reaches the
+    // query, where a NUL would fail in PostgreSQL and answer INTERNAL instead.
+    const account = isValidUsername(request.username)
+      ? await this.deps.accounts.findLoginCredentials(request.username)
+      : undefined;
     if (!account) {
-      await this.deps.hasher.verifyAgainstDummy(secret.password);
+      await this.deps.hasher.verifyAgainstDummy(secret.password, request.signal);
       return this.fail('unknown_user');
     }
-    const matches = await this.deps.hasher.verify(account.passwordHash, secret.password);
+    const matches = await this.deps.hasher.verify(account.passwordHash, secret.password, request.signal);
     if (!matches) return this.fail('wrong_password');
     if (account.disabled) return this.fail('disabled_user');
 

@@ -1,6 +1,8 @@
 // Password hashing with argon2id (m = 19 MiB, t = 2, p = 1, the OWASP baseline),
 // behind a concurrency bound. It also keeps a dummy hash so that a login for an
 // unknown user costs the same time as one for a real user with a wrong password.
+// Every method takes the call's AbortSignal: work still waiting for a slot when
+// its call is abandoned is skipped.
 import { randomBytes } from 'node:crypto';
 import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
 import { ConcurrencyLimit } from './concurrency-limit.js';
@@ -19,18 +21,21 @@ export class PasswordHasher {
   private readonly limit: ConcurrencyLimit;
   private dummyHash: Promise<string> | undefined;
 
-  /** `concurrency`: hashes computed at once; 2 by default. */
-  constructor(concurrency = 2) {
-    this.limit = new ConcurrencyLimit(concurrency);
+  /**
+   * `concurrency`: hashes computed at once; 2 by default. `maxWaiting`: calls
+   * that may wait for a slot; beyond it they are refused with RESOURCE_EXHAUSTED.
+   */
+  constructor(concurrency = 2, maxWaiting = 64) {
+    this.limit = new ConcurrencyLimit(concurrency, maxWaiting);
   }
 
   /** A PHC string ("$argon2id$v=19$m=19456,t=2,p=1$..."), with a fresh random salt. */
-  hash(password: string): Promise<string> {
-    return this.limit.run(() => hash(password, ARGON2_OPTIONS));
+  hash(password: string, signal?: AbortSignal): Promise<string> {
+    return this.limit.run(() => hash(password, ARGON2_OPTIONS), signal);
   }
 
   /** True when `password` matches `passwordHash`. A malformed hash counts as a mismatch. */
-  verify(passwordHash: string, password: string): Promise<boolean> {
+  verify(passwordHash: string, password: string, signal?: AbortSignal): Promise<boolean> {
     return this.limit.run(async () => {
       try {
         return await verify(passwordHash, password);
@@ -39,7 +44,7 @@ export class PasswordHasher {
         // password keeps the caller's answer uniform.
         return false;
       }
-    });
+    }, signal);
   }
 
   /** Computes the dummy hash ahead of the first login, so even that one is not faster. */
@@ -48,13 +53,18 @@ export class PasswordHasher {
   }
 
   /** Spends the time of one verification and always fails: for logins of unknown users. */
-  async verifyAgainstDummy(password: string): Promise<false> {
-    await this.verify(await this.dummy(), password);
+  async verifyAgainstDummy(password: string, signal?: AbortSignal): Promise<false> {
+    await this.verify(await this.dummy(), password, signal);
     return false;
   }
 
   private dummy(): Promise<string> {
-    this.dummyHash ??= this.hash(randomBytes(16).toString('base64url'));
+    // Not tied to any one call's signal: it is shared. If it failed (the line was
+    // full), the next caller tries again rather than inheriting the failure.
+    this.dummyHash ??= this.hash(randomBytes(16).toString('base64url')).catch((error: unknown) => {
+      this.dummyHash = undefined;
+      throw error;
+    });
     return this.dummyHash;
   }
 }

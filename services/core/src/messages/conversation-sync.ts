@@ -5,7 +5,7 @@ import { AppError, type AccessTokenClaims } from '@im-mesh/platform';
 import { messageV1 } from '@im-mesh/contracts';
 import type { ConversationStore } from '../storage/conversation-store.js';
 import { CONVERSATION_DIRECT, type MessageStore } from '../storage/message-store.js';
-import { seqFrom } from './message-rules.js';
+import { checkConversationId, isIdText, MAX_CONVERSATION_ID_LENGTH, seqFrom } from './message-rules.js';
 import { toMessage } from './message-view.js';
 import { CONVERSATION_NOT_FOUND } from './send-message.js';
 
@@ -43,9 +43,7 @@ export class ConversationSync {
   }
 
   async pull(caller: AccessTokenClaims, request: messageV1.PullMessagesRequest): Promise<messageV1.PullMessagesResponse> {
-    if (request.conversationId.length === 0) {
-      throw AppError.invalidArgument('conversation_id must not be empty.', 'CONVERSATION_ID_MISSING');
-    }
+    checkConversationId(request.conversationId);
     const limit = Math.min(request.limit || DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT);
     const result = await this.messages.pull(request.conversationId, caller.userId, seqFrom(request.afterSeq), limit + 1);
     if (!result.member) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
@@ -61,7 +59,8 @@ function encodePageToken(afterConversationId: string): string {
 function decodePageToken(token: string): string {
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof parsed.after === 'string' && parsed.after.length > 0) return parsed.after;
+    // The token is the client's to tamper with: what it names must still be a sane id.
+    if (typeof parsed.after === 'string' && isIdText(parsed.after, MAX_CONVERSATION_ID_LENGTH)) return parsed.after;
   } catch {
     // Not our JSON: answered below like any other bad token.
   }

@@ -7,7 +7,7 @@ import type { CoreMetrics } from '../core-metrics.js';
 import type { MessageStore, NewMessage } from '../storage/message-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
 import { directConversationId } from './direct-conversation.js';
-import { checkClientMsgId, checkContent, userIdFrom } from './message-rules.js';
+import { checkClientMsgId, checkContent, checkConversationId, userIdFrom } from './message-rules.js';
 
 /** Same words whether the conversation is missing or the caller is not in it: existence is not leaked. */
 export const CONVERSATION_NOT_FOUND = 'Conversation not found, or you are not a member of it.';
@@ -48,8 +48,7 @@ export class MessageSender {
       message.conversationId = directConversationId(caller.userId, peer);
       message.directMembers = [caller.userId, peer];
     } else {
-      if (target.value.length === 0) throw AppError.invalidArgument('conversation_id must not be empty.', 'CONVERSATION_ID_MISSING');
-      message.conversationId = target.value;
+      message.conversationId = checkConversationId(target.value);
     }
 
     let outcome = await this.store.send(message);

@@ -3,21 +3,47 @@
 // instance wakes every instance's relay. If the connection drops it reconnects
 // with backoff and wakes the relay once, since notifications may have been
 // missed meanwhile; polling covers the gap.
+//
+// Only the newest client counts: a broken client can still report 'error' and
+// 'end' late, while its successor is connecting. Those events are stale; acting
+// on them would schedule a second reconnect and leak the successor's connection.
 import pg from 'pg';
 import type { Logger } from '@im-mesh/platform';
 
+export interface OutboxListenerOptions {
+  /** Makes the client; a real pg.Client by default (tests pass a fake). */
+  newClient?: () => pg.Client;
+  /** First reconnect delay; doubles per failure up to 30 s. 500 ms by default. */
+  retryBaseMs?: number;
+}
+
 export class OutboxListener {
-  private client: pg.Client | undefined;
+  /** The newest client, connecting or listening; undefined while waiting to reconnect or stopped. */
+  private current: pg.Client | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private readonly newClient: () => pg.Client;
+  private readonly retryBaseMs: number;
 
   constructor(
     private readonly databaseUrl: string,
     private readonly channel: string,
     private readonly onNotify: () => void,
     private readonly logger: Logger,
-  ) {}
+    options: OutboxListenerOptions = {},
+  ) {
+    this.retryBaseMs = options.retryBaseMs ?? 500;
+    this.newClient =
+      options.newClient ??
+      (() =>
+        new pg.Client({
+          connectionString: this.databaseUrl,
+          application_name: 'im-core-outbox-listener',
+          // A connect that hangs would otherwise hold stop() too.
+          connectionTimeoutMillis: 10_000,
+        }));
+  }
 
   /** Connects and listens; a failure is logged and retried in the background. */
   async start(): Promise<void> {
@@ -25,19 +51,22 @@ export class OutboxListener {
     await this.connect();
   }
 
+  /** Closes the connection, including one still connecting, before it resolves. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    const client = this.client;
-    this.client = undefined;
+    this.reconnectTimer = undefined;
+    const client = this.current;
+    this.current = undefined;
     // Ending a connection that already broke can reject; it is gone either way.
     await client?.end().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'im-core-outbox-listener' });
+    const client = this.newClient();
+    this.current = client;
     client.on('notification', (message) => {
-      if (message.channel === this.channel) this.onNotify();
+      if (client === this.current && message.channel === this.channel) this.onNotify();
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, undefined));
@@ -48,11 +77,11 @@ export class OutboxListener {
       this.lost(client, error);
       return;
     }
-    if (this.stopped) {
+    // Stopped, or this client broke (and was replaced) while it was connecting.
+    if (client !== this.current) {
       await client.end().catch(() => undefined);
       return;
     }
-    this.client = client;
     if (this.failures > 0) {
       this.logger.info({ channel: this.channel }, 'outbox listener reconnected');
       this.onNotify();
@@ -61,14 +90,16 @@ export class OutboxListener {
   }
 
   private lost(client: pg.Client, error: unknown): void {
-    if (this.stopped || (this.client !== undefined && this.client !== client)) return;
-    if (this.reconnectTimer !== undefined) return;
-    this.client = undefined;
-    this.failures += 1;
-    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.failures - 1, 6));
-    this.logger.warn({ err: error, retryInMs: delay }, 'outbox listener lost its connection; relying on polling until it is back');
-    // The broken client may still hold a socket; closing it is best effort.
+    // The broken client may still hold a socket; closing it is best effort (and
+    // a no-op for a client that already ended).
     void client.end().catch(() => undefined);
+    // A stale event of a superseded client, a second event of the same loss, or
+    // anything after stop: the reconnect, if any, is already in hand.
+    if (this.stopped || client !== this.current) return;
+    this.current = undefined;
+    this.failures += 1;
+    const delay = Math.min(30_000, this.retryBaseMs * 2 ** Math.min(this.failures - 1, 6));
+    this.logger.warn({ err: error, retryInMs: delay }, 'outbox listener lost its connection; relying on polling until it is back');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();

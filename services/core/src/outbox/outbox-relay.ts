@@ -2,8 +2,9 @@
 // rows, resolves each message's recipients (every member's live devices except
 // the device that sent it, which has the reply), publishes one envelope per
 // connect node per message, and deletes a row only after all its publishes
-// resolved. A failed publish reschedules the row with backoff and holds back the
-// later rows of that conversation, so per-conversation push order is seq order.
+// resolved. A failed publish (or a stored message that cannot be decoded)
+// reschedules the row with backoff and holds back the later rows of that
+// conversation, so per-conversation push order is seq order.
 //
 // Woken in-process after each send, by LISTEN/NOTIFY for sends of other
 // instances, and by a poll timer as the backstop.
@@ -148,8 +149,10 @@ export class OutboxRelay {
               sent.push(row.id);
               continue;
             }
-            const frame: connectV1.ServerFrame = { kind: { $case: 'message', value: toMessage(message) } };
             try {
+              // Decoding the stored content is part of the attempt: a row that cannot be
+              // decoded is rescheduled on its own instead of rolling back the batch.
+              const frame: connectV1.ServerFrame = { kind: { $case: 'message', value: toMessage(message) } };
               const outcome = await pusher.publish('message', message.id, targets, frame);
               sent.push(row.id);
               if (outcome.delivered > 0) {
@@ -179,7 +182,7 @@ export class OutboxRelay {
     if (failed.length > 0) {
       this.options.logger.warn(
         { failed: failed.length, retryInMs, err: failed[0]!.error },
-        'push publish failed; outbox rows kept for retry',
+        'outbox rows could not be pushed; kept for retry',
       );
     }
     return { claimed: batch.rows.length, settled: sent.length + failed.length, retryInMs };

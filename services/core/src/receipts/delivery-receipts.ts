@@ -4,7 +4,7 @@
 // participants (the senders) for every watermark that moved.
 import { AppError, isUuid, type Logger } from '@im-mesh/platform';
 import { messageV1, type internalV1 } from '@im-mesh/contracts';
-import { seqFrom } from '../messages/message-rules.js';
+import { isIdText, MAX_CONVERSATION_ID_LENGTH, MAX_DEVICE_ID_LENGTH, seqFrom } from '../messages/message-rules.js';
 import type { Pusher } from '../push/pusher.js';
 import type { ConversationStore, DeliveredReport } from '../storage/conversation-store.js';
 import { pushReceipts, type ReceiptDelivery } from './receipt-push.js';
@@ -23,13 +23,21 @@ export class DeliveryReceipts {
     if (request.deliveries.length > MAX_DELIVERIES_PER_REPORT) {
       throw AppError.invalidArgument(`Report at most ${MAX_DELIVERIES_PER_REPORT} deliveries per call.`, 'REPORT_TOO_LARGE');
     }
-    // Entries that cannot name a member's device are ignored like non-members,
-    // so one bad entry does not cost the rest of the batch.
+    // Entries that cannot name a member's device (including ids PostgreSQL text
+    // cannot hold, such as ones with NUL) are ignored like non-members, so one
+    // bad entry does not cost the rest of the batch.
     const reports: DeliveredReport[] = [];
     for (const d of request.deliveries) {
       const userId = d.userId.toLowerCase();
       const seq = seqFrom(d.seq);
-      if (!isUuid(userId) || d.deviceId.length === 0 || d.conversationId.length === 0 || seq === 0) continue;
+      if (
+        !isUuid(userId) ||
+        !isIdText(d.deviceId, MAX_DEVICE_ID_LENGTH) ||
+        !isIdText(d.conversationId, MAX_CONVERSATION_ID_LENGTH) ||
+        seq === 0
+      ) {
+        continue;
+      }
       reports.push({ userId, deviceId: d.deviceId, conversationId: d.conversationId, seq });
     }
     const moved = await this.store.recordDelivered(reports);

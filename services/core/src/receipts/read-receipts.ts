@@ -3,7 +3,7 @@
 // devices, with a READ receipt.
 import { AppError, type AccessTokenClaims, type Logger } from '@im-mesh/platform';
 import { messageV1 } from '@im-mesh/contracts';
-import { seqFrom } from '../messages/message-rules.js';
+import { checkConversationId, seqFrom } from '../messages/message-rules.js';
 import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
 import type { Pusher } from '../push/pusher.js';
 import type { ConversationStore } from '../storage/conversation-store.js';
@@ -17,9 +17,7 @@ export class ReadReceipts {
   ) {}
 
   async markRead(caller: AccessTokenClaims, request: messageV1.MarkReadRequest): Promise<messageV1.MarkReadResponse> {
-    if (request.conversationId.length === 0) {
-      throw AppError.invalidArgument('conversation_id must not be empty.', 'CONVERSATION_ID_MISSING');
-    }
+    checkConversationId(request.conversationId);
     const result = await this.store.markRead(request.conversationId, caller.userId, seqFrom(request.seq));
     if (!result.member) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
     if (result.moved) {

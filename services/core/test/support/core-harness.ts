@@ -47,6 +47,8 @@ export class CoreHarness {
   auth!: AuthTestDouble;
   db!: TestDatabase;
   private pool!: pg.Pool;
+  /** Connections of `pool` not yet closed; pool.end() resolves before they are. */
+  private readonly poolClients = new Set<pg.PoolClient>();
   private readonly channels: Channel[] = [];
   private closeNode: (() => Promise<void>) | undefined;
   private epoch = 0;
@@ -60,6 +62,12 @@ export class CoreHarness {
     harness.db = await createTestDatabase('core');
     harness.auth = await startAuthTestDouble([harness.alice, harness.bob, harness.carol]);
     harness.pool = new pg.Pool({ connectionString: harness.db.url, max: 2, options: '-c search_path=core' });
+    // Without a listener, an error on an idle connection (such as the database
+    // being dropped under it) is rethrown by the pool as an uncaught exception.
+    // Query errors still reach the query that failed.
+    harness.pool.on('error', () => undefined);
+    harness.pool.on('connect', (client) => harness.poolClients.add(client));
+    harness.pool.on('remove', (client) => harness.poolClients.delete(client));
     const subscription = await harness.bus.consume(NODE_ID, async (message) => {
       const envelope = internalV1.PushEnvelope.decode(message.body);
       harness.received.push({ pushId: message.id, targets: envelope.targets, frame: envelope.frame! });
@@ -130,8 +138,27 @@ export class CoreHarness {
     await this.bus.close();
     await this.presence.close();
     await this.auth?.close();
-    await this.pool?.end();
+    await this.endPool();
     await this.db?.drop();
+  }
+
+  /**
+   * pg-pool's end() resolves as soon as it has asked its idle connections to
+   * close, not when they are closed. DROP DATABASE ... WITH (FORCE) right after
+   * can then terminate one still open, whose "terminating connection due to
+   * administrator command" arrives after the test ended. Wait for every socket.
+   */
+  private async endPool(): Promise<void> {
+    if (!this.pool) return;
+    const closed = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.poolClients.size === 0) resolve();
+      };
+      this.pool.on('remove', check);
+      check();
+    });
+    await this.pool.end();
+    await closed;
   }
 
   private channel(): Channel {
