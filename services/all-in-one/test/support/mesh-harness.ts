@@ -40,6 +40,9 @@ export async function startTestMesh(label: string, extra: Record<string, string>
     { logDestination: sink },
   );
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  // Dropping the database (WITH FORCE) may kill a connection still closing after
+  // end(); without a listener its error would crash the test process.
+  db.on('error', () => undefined);
   return {
     mesh,
     url: mesh.url,
