@@ -104,7 +104,8 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       presence,
       bus,
     });
-    cleanup.push(() => connect.stop());
+    const stopConnect = () => connect.stop();
+    cleanup.push(stopConnect);
 
     const edge = await startEdgeService({
       config: loadEdgeConfig(withAuth),
@@ -119,7 +120,12 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       extraMetrics: [auth.metrics, core.metrics, connect.metrics],
       extraReadiness: [...infrastructure.readiness, ...auth.readiness, ...core.readiness, ...connect.readiness],
     });
-    cleanup.push(() => edge.stop());
+    // Cleanup runs in reverse, so the stop order is: the edge stops accepting; connect
+    // drains, its GoAway reaching clients through the tunnels and streams the edge
+    // still carries, which then end; the edge stops (promptly, nothing is left open);
+    // then core and auth.
+    cleanup.splice(cleanup.indexOf(stopConnect), 0, () => edge.stop());
+    cleanup.push(() => edge.stopAccepting());
 
     return {
       url: edge.url,

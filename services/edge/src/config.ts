@@ -23,6 +23,20 @@ export const edgeConfigShape = {
   EDGE_MAX_REQUEST_BYTES: env.int(4 * 1024 * 1024 + 5, 5),
   /** How long stop() lets streams in flight finish before cutting them, in ms. */
   EDGE_DRAIN_MS: env.millis(5_000),
+  /**
+   * A client connection with no call in progress is closed after this long, in ms:
+   * HTTP/2 sessions with no open stream (GOAWAY). HTTP/1.1 keep-alive sockets and
+   * half-sent request headers get the shorter of this and Node's defaults (5 s, 60 s).
+   */
+  EDGE_IDLE_TIMEOUT_MS: env.millis(5 * 60_000),
+  /** Open connections one client IP may hold; more are closed as soon as they arrive. */
+  EDGE_MAX_CONNECTIONS_PER_IP: env.int(1000, 1),
+  /** How long opening an HTTP/2 session to an upstream may take (TCP and its SETTINGS), in ms. */
+  EDGE_UPSTREAM_CONNECT_TIMEOUT_MS: env.millis(5_000),
+  /** An upstream session nothing was heard on for this long is pinged, in ms. */
+  EDGE_UPSTREAM_PING_INTERVAL_MS: env.millis(30_000),
+  /** A ping unanswered this long means the upstream is gone: its session is closed, in ms. */
+  EDGE_UPSTREAM_PING_TIMEOUT_MS: env.millis(10_000),
   LOG_LEVEL: env.logLevel(),
 };
 

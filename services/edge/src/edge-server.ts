@@ -5,6 +5,7 @@ import { createServer as createHttp2Server, type Http2Server, type Http2Session 
 import type { Duplex } from 'node:stream';
 import { handleOpsRequest, type OpsEndpoints } from '@im-mesh/platform';
 import { clientAddress } from './admission/admission.js';
+import { closeWhenIdle, http1IdleOptions, trackHttp1Connections } from './front-door/idle-connections.js';
 import type { CallContext } from './grpc/call-context.js';
 import { proxyNativeGrpc } from './grpc/native-grpc-proxy.js';
 import { bridgeGrpcWeb, isGrpcWebRequest } from './grpc-web/grpc-web-bridge.js';
@@ -18,19 +19,27 @@ export interface EdgeServers {
   tunnels: TunnelSet;
 }
 
-export function createEdgeServers(context: CallContext, cors: CorsPolicy, ops: OpsEndpoints): EdgeServers {
+export function createEdgeServers(
+  context: CallContext,
+  cors: CorsPolicy,
+  ops: OpsEndpoints,
+  limits: { idleTimeoutMs: number },
+): EdgeServers {
   const tunnels: TunnelSet = new Set();
 
   const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 1000 } });
   const http2Sessions = new Set<Http2Session>();
   http2.on('session', (session: Http2Session) => {
     http2Sessions.add(session);
+    closeWhenIdle(session, limits.idleTimeoutMs);
     session.once('close', () => http2Sessions.delete(session));
     session.on('error', (error) => context.logger.debug({ err: error }, 'client HTTP/2 session failed'));
   });
   http2.on('stream', (stream, headers) => proxyNativeGrpc(context, stream, headers));
 
-  const http1 = createHttp1Server((req, res) => {
+  const http1 = createHttp1Server(http1IdleOptions(limits.idleTimeoutMs), (req, res) => {
+    // While draining, a keep-alive connection carries no further request.
+    if (!context.isAccepting()) res.setHeader('connection', 'close');
     void answerHttp1(context, cors, ops, req, res).catch((error: unknown) => {
       context.logger.error({ err: error, path: pathOf(req) }, 'edge request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -38,11 +47,24 @@ export function createEdgeServers(context: CallContext, cors: CorsPolicy, ops: O
     });
   });
   http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    void upgrade(context, tunnels, req, socket, head);
+    void upgrade(context, tunnels, req, socket, head).catch((error: unknown) => {
+      // A surprise here must not become an unhandled rejection, which ends the process.
+      context.logger.error({ err: error, path: pathOf(req) }, 'WebSocket upgrade failed');
+      if (socket.writable) socket.end(httpError(500, 'Internal Server Error', 'The edge could not open this connection. Try again.'));
+      else socket.destroy();
+    });
   });
-  http1.on('clientError', (_error, socket: Duplex) => {
-    if (socket.writable) socket.end(httpError(400, 'Bad Request', 'The request could not be parsed.'));
+  http1.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const answer =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? httpError(408, 'Request Timeout', 'The request headers did not arrive in time.')
+        : httpError(400, 'Bad Request', 'The request could not be parsed.');
+    // Destroyed once the answer is out, so a client that never closes its side holds no socket.
+    if (socket.writable) socket.end(answer, () => socket.destroy());
+    else socket.destroy();
   });
+
+  trackHttp1Connections(http1);
 
   return { http1, http2, http2Sessions, tunnels };
 }
@@ -71,6 +93,9 @@ async function answerHttp1(context: CallContext, cors: CorsPolicy, ops: OpsEndpo
   res.writeHead(404, { 'content-type': 'application/json', ...cors.responseHeaders(req) }).end('{"error":"not found"}');
 }
 
+/** No new tunnels while the edge drains: the client reconnects, through another edge if there is one. */
+const DRAINING_UPGRADE = httpError(503, 'Service Unavailable', 'The edge is shutting down. Reconnect in a moment.');
+
 async function upgrade(context: CallContext, tunnels: TunnelSet, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => {
     // The tunnel (or the close below) handles the socket; a reset needs no report.
@@ -85,7 +110,12 @@ async function upgrade(context: CallContext, tunnels: TunnelSet, req: IncomingMe
     socket.end(httpError(429, 'Too Many Requests', limited.message));
     return;
   }
-  if (socket.destroyed) return; // The client left while the limiter answered.
+  // The client left, or the edge began draining, while the limiter answered.
+  if (socket.destroyed) return;
+  if (!context.isAccepting()) {
+    socket.end(DRAINING_UPGRADE);
+    return;
+  }
   tunnelWebSocket({ metrics: context.metrics, logger: context.logger, tunnels }, req, socket, head, context.upstreams('connectWs'));
 }
 

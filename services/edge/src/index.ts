@@ -1,7 +1,7 @@
 // The edge service: the single public port in front of auth, core and connect.
 // Native gRPC (HTTP/2), grpc-web (HTTP/1.1, binary and text), WebSocket upgrades
 // and the ops endpoints all share it; see edge-server.ts for who answers what.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   AccessTokenVerifier,
   type Logger,
@@ -39,6 +39,13 @@ export interface EdgeServiceOptions {
 export type RunningEdge = RunningService & {
   /** "http://host:port" of the public port. */
   url: string;
+  /**
+   * The first half of stop(): closes the port, sends GOAWAY on HTTP/2 and refuses
+   * new calls and tunnels, while those already open keep flowing. The all-in-one
+   * calls it before stopping connect, so connect's GoAway still reaches clients
+   * through them; stop() then only waits for them to end.
+   */
+  stopAccepting(): Promise<void>;
 };
 
 export async function startEdgeService(options: EdgeServiceOptions): Promise<RunningEdge> {
@@ -63,23 +70,35 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
       perUser: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_USER, capacity: config.EDGE_RATE_LIMIT_PER_USER_BURST },
     },
   });
-  const sessions = new UpstreamSessions(logger);
+  const sessions = new UpstreamSessions(logger, {
+    connectTimeoutMs: config.EDGE_UPSTREAM_CONNECT_TIMEOUT_MS,
+    pingIntervalMs: config.EDGE_UPSTREAM_PING_INTERVAL_MS,
+    pingTimeoutMs: config.EDGE_UPSTREAM_PING_TIMEOUT_MS,
+  });
   const readiness = upstreamReadiness(upstreams);
   let accepting = true;
+  const isAccepting = () => accepting;
   const ops = {
     registries: [metrics.registry, ...(options.extraMetrics ?? [])],
     readiness: [...readiness, ...(options.extraReadiness ?? [])],
-    isAccepting: () => accepting,
+    isAccepting,
   };
   const servers = createEdgeServers(
-    { admission, upstreams, sessions, metrics, logger, maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES },
+    { admission, upstreams, sessions, metrics, logger, maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES, isAccepting },
     new CorsPolicy(config.EDGE_CORS_ORIGINS),
     ops,
+    { idleTimeoutMs: config.EDGE_IDLE_TIMEOUT_MS },
   );
-  const sniffer = createProtocolSniffer({
-    http2: (socket) => servers.http2.emit('connection', socket),
-    http1: (socket) => servers.http1.emit('connection', socket),
-  });
+  // A connection accepted just before the port closed, still being sniffed, is
+  // refused rather than handed to a server that is draining.
+  const handOver = (server: { emit(event: 'connection', socket: Socket): boolean }) => (socket: Socket) => {
+    if (accepting) server.emit('connection', socket);
+    else socket.destroy();
+  };
+  const sniffer = createProtocolSniffer(
+    { http2: handOver(servers.http2), http1: handOver(servers.http1) },
+    { maxConnectionsPerIp: config.EDGE_MAX_CONNECTIONS_PER_IP },
+  );
 
   await new Promise<void>((resolve, reject) => {
     sniffer.server.once('error', reject);
@@ -91,21 +110,30 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
   const address = `${config.EDGE_HOST}:${(sniffer.server.address() as AddressInfo).port}`;
   logger.info({ address }, 'edge listening (gRPC, grpc-web, WebSocket, ops)');
 
-  let stopping: Promise<void> | undefined;
-  const stop = async () => {
+  let listenerClosed: Promise<void> | undefined;
+  const stopAccepting = async () => {
+    if (listenerClosed) return;
     accepting = false;
-    const closed = new Promise<void>((resolve) => sniffer.server.close(() => resolve()));
-    // Ask politely: GOAWAY on HTTP/2 (streams in flight go on), no keep-alive on HTTP/1.1.
+    // The callback runs once every accepted socket has closed, which stop() waits for.
+    listenerClosed = new Promise<void>((resolve) => sniffer.server.close(() => resolve()));
+    // Ask politely: GOAWAY on HTTP/2 (streams in flight go on), idle HTTP/1.1 sockets
+    // closed (busy ones answer `Connection: close` from now on, see edge-server.ts).
     for (const session of servers.http2Sessions) session.close();
     servers.http1.closeIdleConnections();
-    const drained = async () => {
-      while (sniffer.sockets.size > 0) {
-        // HTTP/1.1 connections become idle as their responses finish; close them as they do.
-        servers.http1.closeIdleConnections();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    };
-    await Promise.race([drained(), new Promise((resolve) => setTimeout(resolve, config.EDGE_DRAIN_MS))]);
+    logger.info('edge no longer accepting; open streams and tunnels go on');
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    await stopAccepting();
+    // Wait for what is still open to end on its own, checking often so stop()
+    // returns as soon as the last stream is gone; cut the rest at the deadline.
+    const deadline = Date.now() + config.EDGE_DRAIN_MS;
+    while (sniffer.sockets.size > 0 && Date.now() < deadline) {
+      // HTTP/1.1 connections become idle as their responses finish; close them as they do.
+      servers.http1.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     // Whatever still runs (Subscribe streams, WebSockets) is cut now; clients reconnect.
     for (const tunnel of servers.tunnels) {
       tunnel.client.destroy();
@@ -116,7 +144,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     sessions.close();
     jwks.close();
     servers.http1.close();
-    await closed;
+    await listenerClosed;
     logger.info('edge stopped');
   };
 
@@ -127,6 +155,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     url: `http://${address}`,
     metrics: metrics.registry,
     readiness,
+    stopAccepting,
     stop: () => (stopping ??= stop()),
   };
 }

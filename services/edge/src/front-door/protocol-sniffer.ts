@@ -2,7 +2,10 @@
 // preface ("PRI * HTTP/2.0", sent first by gRPC clients with prior knowledge) goes
 // to the HTTP/2 server; anything else to the HTTP/1.1 server (grpc-web, WebSocket,
 // ops, CORS). The peeked bytes are put back before the socket is handed over.
+// It is also where one client address is kept from holding every file descriptor:
+// past the per-IP limit of open connections, a new one is closed on arrival.
 import { createServer, type Server, type Socket } from 'node:net';
+import { clientAddress } from '../admission/admission.js';
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
@@ -14,12 +17,26 @@ export interface ProtocolSniffer {
 
 export function createProtocolSniffer(
   handoff: { http2: (socket: Socket) => void; http1: (socket: Socket) => void },
-  options: { sniffTimeoutMs?: number } = {},
+  options: { sniffTimeoutMs?: number; maxConnectionsPerIp?: number } = {},
 ): ProtocolSniffer {
   const sockets = new Set<Socket>();
+  const openPerIp = new Map<string, number>();
+  const maxPerIp = options.maxConnectionsPerIp ?? Number.POSITIVE_INFINITY;
   const server = createServer((socket) => {
+    const ip = clientAddress(socket.remoteAddress);
+    const open = openPerIp.get(ip) ?? 0;
+    if (open >= maxPerIp) {
+      socket.destroy();
+      return;
+    }
+    openPerIp.set(ip, open + 1);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (openPerIp.get(ip) ?? 1) - 1;
+      if (left > 0) openPerIp.set(ip, left);
+      else openPerIp.delete(ip);
+    });
     // A client that connects and says nothing holds a socket for nothing.
     socket.setTimeout(options.sniffTimeoutMs ?? 10_000, () => socket.destroy());
     socket.on('error', () => {

@@ -27,6 +27,9 @@ const NOT_METADATA = new Set([
 /** Upstream response headers that describe the HTTP/2 hop, not the call. */
 const NOT_RESPONSE_METADATA = new Set([...HOP_BY_HOP_HEADERS, 'content-type', 'date', 'grpc-encoding', 'grpc-accept-encoding', 'te']);
 
+const CALL_FAILED: EdgeRejection = { status: Status.INTERNAL, message: 'The edge could not handle this call. Try again.' };
+const EDGE_DRAINING: EdgeRejection = { status: Status.UNAVAILABLE, message: 'The edge is shutting down. Reconnect and try again.' };
+
 /** `corsHeaders` go on every answer, so a browser may read the status and metadata. */
 export async function bridgeGrpcWeb(
   context: CallContext,
@@ -52,85 +55,95 @@ export async function bridgeGrpcWeb(
     record.finish(routeLabel, 'CANCELLED');
   });
 
-  const path = (req.url ?? '').split('?')[0] ?? '';
-  const decision = await context.admission.admitCall({
-    clientIp: clientAddress(req.socket.remoteAddress),
-    path,
-    authorization: req.headers.authorization,
-  });
-  routeLabel = decision.admitted ? decision.route.label : decision.routeLabel;
-  if (!decision.admitted) return answer(decision);
+  // A new call on a keep-alive connection while the edge drains: the client retries elsewhere.
+  if (!context.isAccepting()) return answer(EDGE_DRAINING);
 
-  const raw = await readBody(req, text ? Math.ceil((context.maxRequestBytes * 4) / 3) + 4 : context.maxRequestBytes);
-  if (raw === 'aborted') return;
-  if (raw === 'too-large') return answer({ status: Status.RESOURCE_EXHAUSTED, message: 'The request is larger than the edge accepts.' });
-  const body = text ? decodeBase64Chunks(raw.toString('latin1')) : raw;
-  if (body === undefined) return answer({ status: Status.INVALID_ARGUMENT, message: 'The grpc-web-text request body is not valid base64.' });
-
-  // The browser may have left while the token or the body was awaited: then no upstream call starts.
-  if (closed) return;
-  const upstreamName = decision.route.upstream;
-  let upstream;
   try {
-    upstream = context.sessions.request(context.upstreams(upstreamName), {
-      ...metadataOf(req.headers, NOT_METADATA),
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'x-forwarded-for': forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress),
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const decision = await context.admission.admitCall({
+      clientIp: clientAddress(req.socket.remoteAddress),
+      path,
+      authorization: req.headers.authorization,
     });
-  } catch {
-    return answer(upstreamUnavailable(upstreamName));
-  }
-  let trailers: IncomingHttpHeaders | undefined;
-  let settled = false;
-  const settle = (rejection: EdgeRejection) => {
-    if (settled || res.writableEnded || res.destroyed) return;
-    settled = true;
-    context.metrics.upstreamError(upstreamName);
-    answer(rejection);
-  };
+    routeLabel = decision.admitted ? decision.route.label : decision.routeLabel;
+    if (!decision.admitted) return answer(decision);
 
-  upstream.on('response', (response) => {
-    if (response['grpc-status'] !== undefined) {
-      // Trailers-only upstream answer: it becomes the trailer frame of a body with no messages.
-      settled = true;
-      record.finish(routeLabel, statusName(single(response['grpc-status'])));
-      res.writeHead(200, { ...corsHeaders, 'content-type': contentType });
-      res.end(encode(trailerFrame(metadataOf(response, NOT_RESPONSE_METADATA))));
-      upstream.resume();
-      return;
+    const raw = await readBody(req, text ? Math.ceil((context.maxRequestBytes * 4) / 3) + 4 : context.maxRequestBytes);
+    if (raw === 'aborted') return;
+    if (raw === 'too-large') return answer({ status: Status.RESOURCE_EXHAUSTED, message: 'The request is larger than the edge accepts.' });
+    const body = text ? decodeBase64Chunks(raw.toString('latin1')) : raw;
+    if (body === undefined) return answer({ status: Status.INVALID_ARGUMENT, message: 'The grpc-web-text request body is not valid base64.' });
+
+    // The browser may have left while the token or the body was awaited: then no upstream call starts.
+    if (closed) return;
+    const upstreamName = decision.route.upstream;
+    let upstream;
+    try {
+      upstream = context.sessions.request(context.upstreams(upstreamName), {
+        ...metadataOf(req.headers, NOT_METADATA),
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'x-forwarded-for': forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress),
+      });
+    } catch {
+      return answer(upstreamUnavailable(upstreamName));
     }
-    res.writeHead(200, { ...corsHeaders, ...metadataOf(response, NOT_RESPONSE_METADATA), 'content-type': contentType });
-    res.flushHeaders();
-    upstream.on('data', (chunk: Buffer) => {
-      if (!res.write(encode(chunk)) && !upstream.isPaused()) {
-        upstream.pause();
-        res.once('drain', () => upstream.resume());
-      }
-    });
-    upstream.on('end', () => {
-      if (settled) return;
+    let trailers: IncomingHttpHeaders | undefined;
+    let settled = false;
+    const settle = (rejection: EdgeRejection) => {
+      if (settled || res.writableEnded || res.destroyed) return;
       settled = true;
-      const final = trailers ? metadataOf(trailers, NOT_RESPONSE_METADATA) : statusTrailers(upstreamBroke(upstreamName));
-      record.finish(routeLabel, statusName(single(final['grpc-status'] as string | undefined)));
-      res.end(encode(trailerFrame(final)));
+      context.metrics.upstreamError(upstreamName);
+      answer(rejection);
+    };
+
+    upstream.on('response', (response) => {
+      if (response['grpc-status'] !== undefined) {
+        // Trailers-only upstream answer: it becomes the trailer frame of a body with no messages.
+        settled = true;
+        record.finish(routeLabel, statusName(single(response['grpc-status'])));
+        res.writeHead(200, { ...corsHeaders, 'content-type': contentType });
+        res.end(encode(trailerFrame(metadataOf(response, NOT_RESPONSE_METADATA))));
+        upstream.resume();
+        return;
+      }
+      res.writeHead(200, { ...corsHeaders, ...metadataOf(response, NOT_RESPONSE_METADATA), 'content-type': contentType });
+      res.flushHeaders();
+      upstream.on('data', (chunk: Buffer) => {
+        if (!res.write(encode(chunk)) && !upstream.isPaused()) {
+          upstream.pause();
+          res.once('drain', () => upstream.resume());
+        }
+      });
+      upstream.on('end', () => {
+        if (settled) return;
+        settled = true;
+        const final = trailers ? metadataOf(trailers, NOT_RESPONSE_METADATA) : statusTrailers(upstreamBroke(upstreamName));
+        record.finish(routeLabel, statusName(single(final['grpc-status'] as string | undefined)));
+        res.end(encode(trailerFrame(final)));
+      });
     });
-  });
-  upstream.on('trailers', (received) => {
-    trailers = received;
-  });
-  upstream.on('error', (error) => {
-    context.logger.debug({ err: error, upstream: upstreamName }, 'upstream stream failed');
-    settle(res.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName));
-  });
-  upstream.on('close', () => settle(res.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName)));
-  res.on('close', () => {
-    // The browser went away (or the stream finished): stop the upstream call.
-    if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
-  });
-  upstream.end(body);
+    upstream.on('trailers', (received) => {
+      trailers = received;
+    });
+    upstream.on('error', (error) => {
+      context.logger.debug({ err: error, upstream: upstreamName }, 'upstream stream failed');
+      settle(res.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName));
+    });
+    upstream.on('close', () => settle(res.headersSent ? upstreamBroke(upstreamName) : upstreamUnavailable(upstreamName)));
+    res.on('close', () => {
+      // The browser went away (or the stream finished): stop the upstream call.
+      if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
+    });
+    upstream.end(body);
+  } catch (error) {
+    // The caller would answer HTTP 500, which a grpc-web client cannot read as a status.
+    context.logger.error({ err: error, route: routeLabel }, 'edge could not handle a grpc-web call');
+    if (res.headersSent) res.destroy();
+    else answer(CALL_FAILED);
+  }
 }
 
 function metadataOf(headers: IncomingHttpHeaders, skip: Set<string>): OutgoingHttpHeaders {

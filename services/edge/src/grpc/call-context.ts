@@ -14,4 +14,6 @@ export interface CallContext {
   logger: Logger;
   /** Largest grpc-web request body, in bytes. */
   maxRequestBytes: number;
+  /** False once the edge is shutting down: new calls are refused, open ones go on. */
+  isAccepting: () => boolean;
 }

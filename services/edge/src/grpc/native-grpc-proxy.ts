@@ -9,7 +9,9 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
+import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
+import type { UpstreamName } from '../routing/upstreams.js';
 import type { CallContext } from './call-context.js';
 import {
   HOP_BY_HOP_HEADERS,
@@ -45,22 +47,36 @@ export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream,
         record.finish(routeLabel, statusName(decision.status));
         return;
       }
-      const upstreamName = decision.route.upstream;
-      forward(context, stream, headers, upstreamName, context.upstreams(upstreamName), (status) => record.finish(routeLabel, status));
+      forward(context, stream, headers, decision.route.upstream, (status) => record.finish(routeLabel, status));
+    })
+    .catch((error: unknown) => {
+      // Without this, a surprise in admission or in starting the call would be an
+      // unhandled rejection, which ends the process (in the all-in-one, every service).
+      context.logger.error({ err: error, route: routeLabel }, 'edge could not handle a gRPC call');
+      record.finish(routeLabel, statusName(CALL_FAILED.status));
+      if (stream.destroyed || stream.closed) return;
+      try {
+        if (stream.headersSent) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        else respondTrailersOnly(stream, CALL_FAILED);
+      } catch {
+        stream.destroy();
+      }
     });
 }
+
+const CALL_FAILED: EdgeRejection = { status: Status.INTERNAL, message: 'The edge could not handle this call. Try again.' };
 
 function forward(
   context: CallContext,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  upstreamName: string,
-  address: string,
+  upstreamName: UpstreamName,
   finish: (status: string) => void,
 ): void {
   let upstream: ClientHttp2Stream;
   try {
-    upstream = context.sessions.request(address, {
+    // The lookup is inside: with discovery, "no healthy instance" is an unreachable upstream too.
+    upstream = context.sessions.request(context.upstreams(upstreamName), {
       ...passThrough(headers),
       ':method': 'POST',
       ':path': headers[':path'],

@@ -2,19 +2,36 @@
 // closes or receives GOAWAY. A session serves many calls at once; only when its
 // peer's stream limit is reached (long Subscribe streams add up) does a second
 // session to the same address open, so no call waits behind a full connection.
+// A dead upstream host must not hang calls: a session that does not finish
+// connecting in time is dropped (its calls answer UNAVAILABLE), and a session that
+// nothing was heard on for a while is pinged and dropped if the ping goes unanswered.
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from '@im-mesh/platform';
 
 interface PooledSession {
   session: ClientHttp2Session;
   activeStreams: number;
+  /** When the upstream last showed it is alive (response headers, a ping answer). */
+  lastHeardAt: number;
+}
+
+export interface UpstreamSessionLimits {
+  /** How long the TCP connect and the upstream's HTTP/2 SETTINGS may take. */
+  connectTimeoutMs: number;
+  /** A session nothing was heard on for this long gets a ping. */
+  pingIntervalMs: number;
+  /** How long a ping may go unanswered before the session is dropped. */
+  pingTimeoutMs: number;
 }
 
 export class UpstreamSessions {
   private readonly pools = new Map<string, PooledSession[]>();
   private closed = false;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly limits: UpstreamSessionLimits,
+  ) {}
 
   /**
    * Opens a stream to `address` ("host:port"). Connection failures surface as an
@@ -25,6 +42,9 @@ export class UpstreamSessions {
     const pooled = this.sessionFor(address);
     const stream = pooled.session.request(headers, { endStream: false });
     pooled.activeStreams += 1;
+    stream.once('response', () => {
+      pooled.lastHeardAt = Date.now();
+    });
     stream.once('close', () => {
       pooled.activeStreams -= 1;
     });
@@ -49,11 +69,12 @@ export class UpstreamSessions {
     // Streams keep the default 64 KiB window (bounded memory per slow reader), but
     // the connection gets a larger one so one slow reader cannot stall the others.
     session.once('connect', () => session.setLocalWindowSize(8 << 20));
-    const pooled: PooledSession = { session, activeStreams: 0 };
+    const pooled: PooledSession = { session, activeStreams: 0, lastHeardAt: Date.now() };
     const forget = () => {
       const index = pool.indexOf(pooled);
       if (index >= 0) pool.splice(index, 1);
     };
+    this.watch(pooled, address, forget);
     session.on('error', (error: Error) => {
       // Each stream on the session reports the failure to its own caller; the
       // session itself only needs forgetting so the next call reconnects.
@@ -67,5 +88,59 @@ export class UpstreamSessions {
     session.on('close', forget);
     pool.push(pooled);
     return pooled;
+  }
+
+  /** Connect timeout and ping keepalive for one session; both drop it on failure. */
+  private watch(pooled: PooledSession, address: string, forget: () => void): void {
+    const { session } = pooled;
+    const drop = (reason: string) => {
+      if (session.destroyed) return;
+      this.logger.warn({ upstream: address }, reason);
+      forget();
+      // Destroying with an error fails every stream on the session, so each call
+      // answers UNAVAILABLE instead of waiting for a host that is gone.
+      session.destroy(new Error(reason));
+    };
+
+    // 'remoteSettings' rather than 'connect': an upstream that accepts TCP but never
+    // speaks HTTP/2 (a hung process, the wrong port) is as useless as one that is down.
+    const connectTimer = setTimeout(() => drop('upstream did not complete the HTTP/2 connection in time'), this.limits.connectTimeoutMs);
+    connectTimer.unref();
+    session.once('remoteSettings', () => {
+      clearTimeout(connectTimer);
+      pooled.lastHeardAt = Date.now();
+    });
+
+    let pingInFlight = false;
+    const pingTimer = setInterval(() => {
+      if (pingInFlight || session.connecting || session.closed || session.destroyed) return;
+      if (Date.now() - pooled.lastHeardAt < this.limits.pingIntervalMs) return;
+      pingInFlight = true;
+      const unanswered = setTimeout(() => drop('upstream did not answer a ping in time'), this.limits.pingTimeoutMs);
+      unanswered.unref();
+      let sent = false;
+      try {
+        sent = session.ping((error) => {
+          pingInFlight = false;
+          clearTimeout(unanswered);
+          if (error) drop('upstream ping failed');
+          else pooled.lastHeardAt = Date.now();
+        });
+      } catch {
+        // The session went away between the check and the ping.
+      }
+      if (!sent) {
+        // Too many pings outstanding (node's limit), or no session left: drop it either way.
+        pingInFlight = false;
+        clearTimeout(unanswered);
+        drop('upstream ping could not be sent');
+      }
+    }, Math.max(Math.floor(this.limits.pingIntervalMs / 2), 10));
+    pingTimer.unref();
+
+    session.once('close', () => {
+      clearTimeout(connectTimer);
+      clearInterval(pingTimer);
+    });
   }
 }

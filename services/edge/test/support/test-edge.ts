@@ -10,6 +10,8 @@ export interface TestEdge {
   /** "127.0.0.1:port", for gRPC clients. */
   address: string;
   logLines: string[];
+  /** The first step of shutdown: no new connections or calls; open ones go on. */
+  stopAccepting(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startTestEdge(upstreams: Upstreams, overrides: Record<stri
     url: edge.url,
     address: edge.grpcAddress,
     logLines,
+    stopAccepting: () => edge.stopAccepting(),
     async stop() {
       await edge.stop();
       await rateLimiter.close();

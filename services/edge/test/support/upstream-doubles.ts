@@ -28,6 +28,8 @@ export interface UpstreamCalls {
 export interface UpstreamDoubles {
   addresses: { auth: string; core: string; connect: string; connectWs: string };
   calls: UpstreamCalls;
+  /** Closes every WebSocket from the connect node's side, as a draining node does after GoAway. */
+  closeWebSockets(code: number, reason: string): void;
   stop(): Promise<void>;
 }
 
@@ -136,6 +138,9 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
   return {
     addresses: { auth, core, connect, connectWs },
     calls,
+    closeWebSockets(code, reason) {
+      for (const client of wss.clients) client.close(code, reason);
+    },
     async stop() {
       for (const client of wss.clients) client.terminate();
       wss.close();
