@@ -8,6 +8,7 @@ import type { MessageStore, NewMessage } from '../storage/message-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
 import { directConversationId } from './direct-conversation.js';
 import { checkClientMsgId, checkContent, checkConversationId, userIdFrom } from './message-rules.js';
+import { crashPoint } from '../faults/crash-point.js';
 
 /** Same words whether the conversation is missing or the caller is not in it: existence is not leaked. */
 export const CONVERSATION_NOT_FOUND = 'Conversation not found, or you are not a member of it.';
@@ -66,6 +67,7 @@ export class MessageSender {
       case 'unknown_mention':
         throw mentionError();
       case 'stored':
+        crashPoint('after-commit');
         this.onStored();
         this.metrics.messagesSent.inc({ result: 'stored' });
         break;
