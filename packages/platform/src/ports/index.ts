@@ -12,7 +12,12 @@ export {
 export { MemoryEphemeralStore } from './ephemeral-store/memory-ephemeral-store.js';
 export { MemoryRateLimiter } from './rate-limiter/memory-rate-limiter.js';
 export { StaticServiceRegistry } from './service-registry/static-service-registry.js';
+export { ConsulServiceRegistry, type ConsulServiceRegistryOptions } from './service-registry/consul-service-registry.js';
+export { registerConsulResolver, CONSUL_SCHEME } from './service-registry/consul-resolver.js';
+export { watchConsulKv, type ConsulKvWatch, type ConsulKvWatchOptions, type ConsulSettings } from './service-registry/consul-kv-watch.js';
+export { DEFAULT_CONSUL_URL, type BlockingQueryOptions, type ConsulConnectionOptions } from './service-registry/consul-http.js';
 export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions, type OpenedBlob } from './blob-store/local-disk-blob-store.js';
+export { S3BlobStore, type S3BlobStoreOptions } from './blob-store/s3-blob-store.js';
 export { createBlobHttpHandler, type BlobHttpHandlerOptions } from './blob-store/blob-http-handler.js';
 export { assertBlobKey, blobKeyProblem } from './blob-store/blob-url-signature.js';
 export {
