@@ -1,7 +1,8 @@
 // Which adapter runs behind each port, chosen from configuration only. Every
 // composition root (the all-in-one and each service's main.ts) calls this, so a
 // deployment switches engines with environment variables and nothing else:
-// PRESENCE=redis, BUS=rabbitmq, LIMITS=redis. In-process adapters are the default.
+// PRESENCE=redis, BUS=rabbitmq, LIMITS=redis, REGISTRY=consul. In-process
+// adapters (and static addresses) are the default.
 import type { Logger } from 'pino';
 import { env } from '../config/load-config.js';
 import type { ReadinessCheck } from '../ops/ops-http.js';
@@ -18,6 +19,10 @@ import { MemoryRateLimiter } from '../ports/rate-limiter/memory-rate-limiter.js'
 import type { RateLimiter } from '../ports/rate-limiter/rate-limiter.js';
 import { RedisRateLimiter } from '../ports/rate-limiter/redis-rate-limiter.js';
 import { closeRedis, DEFAULT_REDIS_URL, openRedis, redisReadiness } from '../ports/redis-connection.js';
+import { registerConsulResolver } from '../ports/service-registry/consul-resolver.js';
+import { ConsulServiceRegistry } from '../ports/service-registry/consul-service-registry.js';
+import type { ServiceRegistry } from '../ports/service-registry/service-registry.js';
+import { StaticServiceRegistry } from '../ports/service-registry/static-service-registry.js';
 
 export const infrastructureConfigShape = {
   /** Where live device routes are kept: `memory` (one process) or `redis` (shared). */
@@ -26,16 +31,29 @@ export const infrastructureConfigShape = {
   BUS: env.oneOf(['memory', 'rabbitmq'], 'memory'),
   /** Where rate-limit buckets, login nonces and codes live: `memory` or `redis`. */
   LIMITS: env.oneOf(['memory', 'redis'], 'memory'),
+  /**
+   * Where services find each other: `static` (the *_ADDRESS settings) or `consul`
+   * (each process registers itself; `consul:///<service>` targets resolve live).
+   */
+  REGISTRY: env.oneOf(['static', 'consul'], 'static'),
   REDIS_URL: env.string(DEFAULT_REDIS_URL),
   RABBITMQ_URL: env.string(DEFAULT_RABBITMQ_URL),
+  CONSUL_URL: env.string('http://127.0.0.1:8500'),
+  CONSUL_TOKEN: env.optionalString(),
+  /** The host other processes should dial, when services bind 0.0.0.0; the machine's hostname by default. */
+  ADVERTISE_HOST: env.optionalString(),
 };
 
 export interface InfrastructureConfig {
   PRESENCE: 'memory' | 'redis';
   BUS: 'memory' | 'rabbitmq';
   LIMITS: 'memory' | 'redis';
+  REGISTRY: 'static' | 'consul';
   REDIS_URL: string;
   RABBITMQ_URL: string;
+  CONSUL_URL: string;
+  CONSUL_TOKEN?: string | undefined;
+  ADVERTISE_HOST?: string | undefined;
 }
 
 /** The ports a process needs; only those are opened. */
@@ -44,6 +62,7 @@ export interface InfrastructureNeeds {
   bus?: boolean;
   rateLimiter?: boolean;
   ephemeral?: boolean;
+  registry?: boolean;
 }
 
 /** A port asked for in `needs` is always there; others may be absent. */
@@ -54,6 +73,7 @@ export interface Infrastructure<Needs extends InfrastructureNeeds = Infrastructu
   bus: Opened<Needs, 'bus', PushBus>;
   rateLimiter: Opened<Needs, 'rateLimiter', RateLimiter>;
   ephemeral: Opened<Needs, 'ephemeral', EphemeralStore>;
+  registry: Opened<Needs, 'registry', ServiceRegistry>;
   readiness: ReadinessCheck[];
   /** Closes every adapter opened here, the bus last (pushes in flight may still need it). */
   close(): Promise<void>;
@@ -70,6 +90,8 @@ export async function openInfrastructure<const Needs extends InfrastructureNeeds
   logger: Logger,
   /** Names this process in CLIENT LIST and RabbitMQ connection names. */
   processName: string,
+  /** Addresses per service ("host:port", comma lists allowed) for REGISTRY=static. */
+  staticAddresses: Record<string, string | undefined> = {},
 ): Promise<Infrastructure<Needs>> {
   const closers: Array<() => Promise<void>> = [];
   const readiness: ReadinessCheck[] = [];
@@ -114,6 +136,28 @@ export async function openInfrastructure<const Needs extends InfrastructureNeeds
       closers.push(() => opened.close());
     }
 
+    let registry: ServiceRegistry | undefined;
+    if (needs.registry) {
+      if (config.REGISTRY === 'consul') {
+        const consul = new ConsulServiceRegistry({
+          url: config.CONSUL_URL,
+          token: config.CONSUL_TOKEN,
+          logger: logger.child({ component: 'consul' }),
+        });
+        // gRPC clients of this process may now dial consul:///<service>.
+        const unregisterResolver = registerConsulResolver(consul);
+        closers.push(async () => {
+          unregisterResolver();
+          await consul.close();
+        });
+        registry = consul;
+      } else {
+        const fixed = StaticServiceRegistry.fromConfig(staticAddresses);
+        closers.push(() => fixed.close());
+        registry = fixed;
+      }
+    }
+
     let bus: PushBus | undefined;
     if (needs.bus) {
       bus =
@@ -126,7 +170,7 @@ export async function openInfrastructure<const Needs extends InfrastructureNeeds
       closers.unshift(() => opened.close());
     }
 
-    return { presence, bus, rateLimiter, ephemeral, readiness, close } as Infrastructure<Needs>;
+    return { presence, bus, rateLimiter, ephemeral, registry, readiness, close } as Infrastructure<Needs>;
   } catch (error) {
     await close();
     throw error;
