@@ -11,6 +11,12 @@ export const coreConfigShape = {
   ...tokenAudienceConfig,
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
+  /**
+   * Failed pushes after which an outbox row is dead-lettered (moved to
+   * outbox_dead; the message still reaches devices by sync). With the backoff
+   * capped at 30 s, 20 attempts span about 7 minutes of failures.
+   */
+  CORE_OUTBOX_MAX_ATTEMPTS: env.int(20, 1, 1000),
   LOG_LEVEL: env.logLevel(),
   /** Required by the standalone entry point; the all-in-one passes its own URL. */
   DATABASE_URL: env.optionalString(),

@@ -77,7 +77,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     const conversationStore = new ConversationStore(database);
     const outboxStore = new OutboxStore(database);
     const metrics = createServiceRegistry('core');
-    const coreMetrics = createCoreMetrics(metrics, () => outboxStore.backlog());
+    const coreMetrics = createCoreMetrics(metrics, () => outboxStore.stats());
     const pusher = new Pusher(presence, bus, coreMetrics);
     const relay = new OutboxRelay({
       store: outboxStore,
@@ -86,6 +86,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       logger: logger.child({ component: 'outbox-relay' }),
       databaseUrl: options.databaseUrl,
       pollIntervalMs: config.CORE_OUTBOX_POLL_MS,
+      maxAttempts: config.CORE_OUTBOX_MAX_ATTEMPTS,
     });
 
     const server = createGrpcServer({ logger });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '@im-mesh/platform';
 import { loadCoreConfig } from '../src/index.js';
+import { coreMigrations } from '../src/storage/migrations/index.js';
 import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
 
 describe('core configuration', () => {
@@ -18,6 +19,7 @@ describe('core configuration', () => {
     assert.equal(config.JWT_ISSUER, 'im-mesh');
     assert.equal(config.JWT_AUDIENCE, 'im-mesh');
     assert.equal(config.CORE_OUTBOX_POLL_MS, 1000);
+    assert.equal(config.CORE_OUTBOX_MAX_ATTEMPTS, 20);
     assert.equal(config.DATABASE_URL, undefined);
   });
 
@@ -26,6 +28,7 @@ describe('core configuration', () => {
       return error instanceof ConfigError && /CORE_GRPC_PORT/.test(error.message);
     });
     assert.throws(() => loadCoreConfig({ CORE_OUTBOX_POLL_MS: '0' }), /CORE_OUTBOX_POLL_MS/);
+    assert.throws(() => loadCoreConfig({ CORE_OUTBOX_MAX_ATTEMPTS: '0' }), /CORE_OUTBOX_MAX_ATTEMPTS/);
   });
 });
 
@@ -44,14 +47,16 @@ describe('core restart', () => {
     );
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['conversation_members', 'conversations', 'device_cursors', 'messages', 'migrations', 'outbox'],
+      ['conversation_members', 'conversations', 'device_cursors', 'messages', 'migrations', 'outbox', 'outbox_dead'],
     );
+    const applied = await h.count('migrations');
+    assert.equal(applied, coreMigrations.length, 'every migration recorded');
     const alice = h.messagesAs(h.alice, 'alice-phone');
     const before = await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('before restart') });
 
     await h.core.stop();
     await h.startCore();
-    assert.equal(await h.count('migrations'), 1, 'nothing re-applied');
+    assert.equal(await h.count('migrations'), applied, 'nothing re-applied');
 
     const bob = h.messagesAs(h.bob, 'bob-phone');
     const pulled = await bob.pullMessages({ conversationId: before.conversationId, afterSeq: 0 });

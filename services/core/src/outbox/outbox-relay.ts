@@ -6,6 +6,11 @@
 // reschedules the row with backoff and holds back the later rows of that
 // conversation, so per-conversation push order is seq order.
 //
+// A row that has failed `maxAttempts` times is dead-lettered instead (moved to
+// outbox_dead, one error log line, core_outbox_dead_total): its pushes are
+// abandoned so the rest of its conversation can flow. The message stays stored
+// and reaches every device by sync; requeue-dead.ts pushes it again.
+//
 // Woken in-process after each send, by LISTEN/NOTIFY for sends of other
 // instances, and by a poll timer as the backstop.
 import type { DeviceRoute, Logger } from '@im-mesh/platform';
@@ -29,6 +34,13 @@ export interface OutboxRelayOptions {
   pollIntervalMs: number;
   /** Rows claimed per transaction. 200 by default. */
   batchSize?: number;
+  /** Failed attempts after which a row is dead-lettered (CORE_OUTBOX_MAX_ATTEMPTS). 20 by default. */
+  maxAttempts?: number;
+}
+
+interface FailedRow {
+  row: OutboxRow;
+  error: unknown;
 }
 
 interface BatchResult {
@@ -37,10 +49,13 @@ interface BatchResult {
   settled: number;
   /** Shortest backoff handed out, if any row failed. */
   retryInMs: number | undefined;
+  /** Rows moved to outbox_dead, with their last error. */
+  deadLettered: Array<{ row: OutboxRow; lastError: string }>;
 }
 
 export class OutboxRelay {
   private readonly batchSize: number;
+  private readonly maxAttempts: number;
   private readonly listener: OutboxListener;
   private stopped = true;
   private wakeRequested = false;
@@ -51,6 +66,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 200;
+    this.maxAttempts = options.maxAttempts ?? 20;
     this.listener = new OutboxListener(options.databaseUrl, OUTBOX_CHANNEL, () => this.wake(), options.logger);
   }
 
@@ -95,6 +111,8 @@ export class OutboxRelay {
           return;
         }
         if (result.retryInMs !== undefined) this.scheduleRetry(result.retryInMs);
+        // Rows held back behind a row that is now dead may be due: look again.
+        if (result.deadLettered.length > 0) this.wakeRequested = true;
         // A full batch that changed something suggests more rows are due right now.
       } while (result.claimed === this.batchSize && result.settled > 0 && !this.stopped);
     }
@@ -114,16 +132,26 @@ export class OutboxRelay {
     this.retryTimer.unref();
   }
 
-  private relayBatch(): Promise<BatchResult> {
+  private async relayBatch(): Promise<BatchResult> {
+    const result = await this.claimAndPublish();
+    // Counted and logged once committed: a batch that rolled back dead-lettered nothing.
+    for (const { row, lastError } of result.deadLettered) {
+      this.options.metrics.outboxDead.inc();
+      logDeadLetter(this.options.logger, row, lastError);
+    }
+    return result;
+  }
+
+  private claimAndPublish(): Promise<BatchResult> {
     return this.options.store.claim(this.batchSize, async (batch) => {
-      if (batch.rows.length === 0) return { claimed: 0, settled: 0, retryInMs: undefined };
+      if (batch.rows.length === 0) return { claimed: 0, settled: 0, retryInMs: undefined, deadLettered: [] };
       const claimedAt = performance.now();
       const { pusher, metrics, logger } = this.options;
       const conversationIds = [...new Set(batch.rows.map((row) => row.conversation_id))];
       const members = await batch.members(conversationIds);
 
       const sent: number[] = [];
-      const failed: Array<{ row: OutboxRow; error: unknown }> = [];
+      const failed: FailedRow[] = [];
       let routes: Map<string, DeviceRoute[]>;
       try {
         routes = await pusher.routesOf([...members.values()].flat());
@@ -160,7 +188,10 @@ export class OutboxRelay {
               }
             } catch (error) {
               failed.push({ row, error });
-              // Later rows of this conversation wait until this one went out.
+              // A row failing for the last time is dead-lettered at settle: the rows
+              // after it (held by us, so in order) may go now. Otherwise they wait
+              // until this one went out.
+              if (this.isExhausted(row)) continue;
               return;
             }
           }
@@ -170,23 +201,53 @@ export class OutboxRelay {
     });
   }
 
-  private async settle(batch: ClaimedBatch, sent: number[], failed: Array<{ row: OutboxRow; error: unknown }>): Promise<BatchResult> {
+  /** True when the row's current attempt, if it fails, is its last. */
+  private isExhausted(row: OutboxRow): boolean {
+    return row.attempts + 1 >= this.maxAttempts;
+  }
+
+  private async settle(batch: ClaimedBatch, sent: number[], failed: FailedRow[]): Promise<BatchResult> {
+    const { metrics, logger } = this.options;
     await batch.markSent(sent);
     let retryInMs: number | undefined;
+    let retried: FailedRow | undefined;
+    const deadLettered: BatchResult['deadLettered'] = [];
     for (const { row, error } of failed) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (this.isExhausted(row)) {
+        await batch.deadLetter(row.id, reason);
+        deadLettered.push({ row, lastError: reason });
+        continue;
+      }
       const delay = retryDelayMs(row.attempts + 1);
-      await batch.reschedule(row.id, delay, error instanceof Error ? error.message : String(error));
-      this.options.metrics.outboxRetries.inc();
+      await batch.reschedule(row.id, delay, reason);
+      metrics.outboxRetries.inc();
+      retried ??= { row, error };
       retryInMs = Math.min(retryInMs ?? delay, delay);
     }
-    if (failed.length > 0) {
-      this.options.logger.warn(
-        { failed: failed.length, retryInMs, err: failed[0]!.error },
+    if (retried) {
+      logger.warn(
+        { failed: failed.length - deadLettered.length, retryInMs, err: retried.error },
         'outbox rows could not be pushed; kept for retry',
       );
     }
-    return { claimed: batch.rows.length, settled: sent.length + failed.length, retryInMs };
+    return { claimed: batch.rows.length, settled: sent.length + failed.length, retryInMs, deadLettered };
   }
+}
+
+/**
+ * The one line an operator acts on: which message, where, why, what it means
+ * for users and what to run once the cause is fixed.
+ */
+function logDeadLetter(logger: Logger, row: OutboxRow, lastError: string): void {
+  const attempts = row.attempts + 1;
+  logger.error(
+    { messageId: row.message_id, conversationId: row.conversation_id, seq: row.seq, outboxId: row.id, attempts, lastError },
+    `outbox row dead-lettered: pushes for message ${row.message_id} (conversation ${row.conversation_id}, seq ${row.seq}) ` +
+      `failed ${attempts} times, last error: ${lastError}. The message is stored and clients get it by sync; ` +
+      `its live pushes were abandoned and later messages of the conversation go ahead. Once the cause is fixed, ` +
+      `push it again with: node --import tsx services/core/src/outbox/requeue-dead.ts ${row.message_id}`,
+  );
 }
 
 /**

@@ -2,8 +2,17 @@
 // claims due rows under FOR UPDATE SKIP LOCKED (so any number of core instances
 // share the work), and deletes a row only after its pushes were accepted by the
 // bus. Never a "WHERE id > last_id" cursor: rows commit out of id order.
+//
+// A claim is nothing but those row locks, held by the claiming transaction: no
+// column records who claimed a row. If the relay dies, its connection closes and
+// PostgreSQL drops the locks with it; a relay stalled inside its transaction is
+// cut off by idle_in_transaction_session_timeout (openDatabase sets it). Either
+// way the rows are due again for every other instance, with no reaper needed.
+//
+// Rows that failed too often move to outbox_dead (see its migration), from where
+// an operator requeues them (outbox/requeue-dead.ts).
 import type { DataSource } from 'typeorm';
-import { loadMembers, type MessageRow } from './message-store.js';
+import { loadMembers, OUTBOX_CHANNEL, type MessageRow } from './message-store.js';
 import { inTransaction, withConnection, type Sql } from './sql.js';
 
 export interface OutboxRow {
@@ -34,6 +43,29 @@ export interface ClaimedBatch {
   markSent(ids: readonly number[]): Promise<void>;
   /** Counts a failed attempt and makes the row due again after `delayMs`. */
   reschedule(id: number, delayMs: number, error: string): Promise<void>;
+  /** Counts a failed attempt and moves the row to outbox_dead; its later rows are no longer held back. */
+  deadLetter(id: number, error: string): Promise<void>;
+}
+
+/** A row in outbox_dead. */
+export interface DeadOutboxRow {
+  id: number;
+  message_id: string;
+  conversation_id: string;
+  seq: number;
+  attempts: number;
+  last_error: string | null;
+  dead_at: Date;
+}
+
+/** What the outbox gauges show, read in one statement. */
+export interface OutboxStats {
+  /** Rows not yet pushed, including rows waiting out a backoff. */
+  pending: number;
+  /** Seconds since the oldest pending row's send committed; 0 when none is pending. */
+  oldestPendingAgeSeconds: number;
+  /** Rows in outbox_dead. */
+  dead: number;
 }
 
 export class OutboxStore {
@@ -69,11 +101,54 @@ export class OutboxStore {
     });
   }
 
-  /** Rows not yet pushed (the backlog gauge). */
-  async backlog(): Promise<number> {
+  /** Backlog, age of its oldest row and dead rows: one scan of the (normally small) outbox. */
+  async stats(): Promise<OutboxStats> {
     return withConnection(this.database, async (sql) => {
-      const [row] = await sql.rows<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
-      return row?.n ?? 0;
+      const [row] = await sql.rows<OutboxStats>(
+        `SELECT count(*)::int AS pending,
+                COALESCE(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 AS "oldestPendingAgeSeconds",
+                (SELECT count(*)::int FROM outbox_dead) AS dead
+           FROM outbox`,
+      );
+      return row ?? { pending: 0, oldestPendingAgeSeconds: 0, dead: 0 };
+    });
+  }
+
+  /** Dead rows in id order: all of them, or those of the given messages. */
+  async listDead(messageIds?: readonly string[]): Promise<DeadOutboxRow[]> {
+    return withConnection(this.database, (sql) =>
+      sql.rows<DeadOutboxRow>(
+        `SELECT id, message_id, conversation_id, seq, attempts, last_error, dead_at
+           FROM outbox_dead
+          WHERE $1::uuid[] IS NULL OR message_id = ANY($1::uuid[])
+          ORDER BY id`,
+        [messageIds ?? null],
+      ),
+    );
+  }
+
+  /**
+   * Moves dead rows (all, or those of the given messages) back into the outbox,
+   * due now with a fresh attempt budget, under their original id, so each goes
+   * out before any later row of its conversation still pending. Notifies the
+   * relays in the same transaction. Returns the requeued rows in id order.
+   */
+  async requeueDead(messageIds?: readonly string[]): Promise<DeadOutboxRow[]> {
+    return inTransaction(this.database, async (sql) => {
+      const moved = await sql.rows<DeadOutboxRow>(
+        `WITH moved AS (
+           DELETE FROM outbox_dead
+            WHERE $1::uuid[] IS NULL OR message_id = ANY($1::uuid[])
+            RETURNING id, message_id, conversation_id, seq, created_at, attempts, last_error, dead_at
+         ), requeued AS (
+           INSERT INTO outbox (id, message_id, conversation_id, seq, created_at, attempts, next_attempt_at)
+           SELECT id, message_id, conversation_id, seq, created_at, 0, now() FROM moved
+         )
+         SELECT id, message_id, conversation_id, seq, attempts, last_error, dead_at FROM moved ORDER BY id`,
+        [messageIds ?? null],
+      );
+      if (moved.length > 0) await sql.rows(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      return moved;
     });
   }
 }
@@ -92,6 +167,14 @@ function batchOf(sql: Sql, rows: OutboxRow[]): ClaimedBatch {
                 last_error = $3
           WHERE id = $1`,
         [id, delayMs, error.slice(0, 1000)],
+      );
+    },
+    async deadLetter(id, error) {
+      await sql.rows(
+        `WITH dead AS (DELETE FROM outbox WHERE id = $1 RETURNING id, message_id, conversation_id, seq, created_at, attempts)
+         INSERT INTO outbox_dead (id, message_id, conversation_id, seq, created_at, attempts, last_error)
+         SELECT id, message_id, conversation_id, seq, created_at, attempts + 1, $2 FROM dead`,
+        [id, error.slice(0, 1000)],
       );
     },
   };

@@ -2,6 +2,7 @@
 // double, in-process presence and push bus, real gRPC clients, and a fake
 // connect node that records every envelope the bus hands it.
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { createChannel, createClient, Metadata, type Channel, type Client } from 'nice-grpc';
 import { connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
@@ -31,7 +32,14 @@ export interface CoreHarnessOptions {
   /** Bus the core publishes to; the fake node consumes from it. A MemoryPushBus by default. */
   bus?: PushBus;
   pollMs?: number;
+  /** Extra core config (env var names), e.g. CORE_OUTBOX_MAX_ATTEMPTS. */
+  config?: Record<string, string>;
+  /** Keep core's warn and error log lines in `logs` (silent otherwise, unless TEST_LOG_LEVEL). */
+  captureLogs?: boolean;
 }
+
+/** One pino log line, parsed. */
+export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 export class CoreHarness {
   /** Registered users the directory knows. */
@@ -41,6 +49,8 @@ export class CoreHarness {
   /** Well-formed but never registered. */
   readonly stranger = randomUUID();
   readonly received: ReceivedPush[] = [];
+  /** Core's log lines at warn and above, when `captureLogs` is set. */
+  readonly logs: LogLine[] = [];
   readonly presence = new MemoryPresenceRegistry();
   readonly bus: PushBus;
   core!: RunningService;
@@ -84,9 +94,58 @@ export class CoreHarness {
       AUTH_ADDRESS: this.auth.address,
       CORE_OUTBOX_POLL_MS: String(this.options.pollMs ?? 200),
       LOG_LEVEL: 'silent',
+      ...this.options.config,
     });
-    const logger = createLogger({ service: 'core-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    const logger = this.options.captureLogs
+      ? createLogger({ service: 'core-test', level: 'warn', destination: this.logSink() })
+      : createLogger({ service: 'core-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     this.core = await startCoreService({ config, logger, databaseUrl: this.db.url, presence: this.presence, bus: this.bus });
+  }
+
+  /**
+   * Stores a message and its outbox row the way another core instance would, in
+   * one transaction, but without the NOTIFY (so no relay hears of it until it
+   * polls). `outbox` backdates the send and defers the row's first attempt.
+   * Returns the message id and seq.
+   */
+  async storeElsewhere(
+    conversationId: string,
+    senderId: string,
+    content: Uint8Array,
+    outbox: { committedSecondsAgo?: number; dueInSeconds?: number } = {},
+  ): Promise<{ messageId: string; seq: number }> {
+    const messageId = randomUUID();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ last_seq: number }>(
+        'UPDATE core.conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq',
+        [conversationId],
+      );
+      const seq = Number(rows[0]!.last_seq);
+      await client.query(
+        `INSERT INTO core.messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content)
+         VALUES ($1, $2, $3, $4, 'elsewhere-device', $5, $6)`,
+        [messageId, conversationId, seq, senderId, randomUUID(), Buffer.from(content)],
+      );
+      await client.query(
+        `INSERT INTO core.outbox (message_id, conversation_id, seq, created_at, next_attempt_at)
+         VALUES ($1, $2, $3, now() - make_interval(secs => $4), now() + make_interval(secs => $5))`,
+        [messageId, conversationId, seq, outbox.committedSecondsAgo ?? 0, outbox.dueInSeconds ?? 0],
+      );
+      await client.query('COMMIT');
+      return { messageId, seq };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Core's /metrics text. */
+  async scrape(): Promise<string> {
+    return (await fetch(`http://${this.core.httpAddress}/metrics`)).text();
   }
 
   /** A MessageService client authenticated as this user's device. */
@@ -161,6 +220,17 @@ export class CoreHarness {
     await closed;
   }
 
+  private logSink(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        for (const line of chunk.toString('utf8').split('\n')) {
+          if (line.trim()) this.logs.push(JSON.parse(line) as LogLine);
+        }
+        done();
+      },
+    });
+  }
+
   private channel(): Channel {
     const channel = createChannel(this.core.grpcAddress);
     this.channels.push(channel);
@@ -175,6 +245,25 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * The value of one sample in Prometheus text, e.g.
+ * `sample(text, 'core_push_publishes_total', { kind: 'message', outcome: 'failed' })`; 0 when absent.
+ * The `service` label is implied.
+ */
+export function sample(metrics: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = { ...labels, service: 'core' };
+  for (const line of metrics.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const keys = Object.keys(wanted);
+    if (keys.length === Object.keys(found).length && keys.every((k) => found[k] === wanted[k as keyof typeof wanted])) {
+      return Number(match[3]);
+    }
+  }
+  return 0;
 }
 
 export function text(value: string, mentionUserIds: string[] = []): messageV1.MessageContent {
