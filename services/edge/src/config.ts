@@ -1,15 +1,33 @@
 // The edge's configuration: one public port, where the upstream services are,
 // who may call from a browser, and how fast. Keys are environment variable names.
 import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
+import { z } from 'zod';
+
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/;
+
+/** One "host:port" or a comma-separated list of them, as a list. */
+function addressList(fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(',').map((address) => address.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((address) => HOST_PORT.test(address)), {
+      message: 'must be host:port, or several separated by commas',
+    });
+}
 
 export const edgeConfigShape = {
   EDGE_HOST: env.host('127.0.0.1'),
   EDGE_PORT: env.port(9191),
-  AUTH_ADDRESS: env.host('127.0.0.1:7001'),
-  CORE_ADDRESS: env.host('127.0.0.1:7002'),
-  CONNECT_ADDRESS: env.host('127.0.0.1:7003'),
-  /** The connect node's HTTP port, which serves the WebSocket at /ws. */
-  CONNECT_WS_ADDRESS: env.host('127.0.0.1:7083'),
+  /**
+   * Upstream instances when no service registry is given: "host:port", or several
+   * separated by commas, which share the calls round-robin.
+   */
+  AUTH_ADDRESS: addressList('127.0.0.1:7001'),
+  CORE_ADDRESS: addressList('127.0.0.1:7002'),
+  CONNECT_ADDRESS: addressList('127.0.0.1:7003'),
+  /** The connect nodes' HTTP addresses (CONNECT_HTTP_PORT), which serve the WebSocket at /ws. */
+  CONNECT_WS_ADDRESS: addressList('127.0.0.1:7083'),
   ...tokenAudienceConfig,
   /** Browser origins allowed to call grpc-web; '*' allows any (tokens travel in headers, not cookies). */
   EDGE_CORS_ORIGINS: env.list(['*']),
@@ -37,6 +55,10 @@ export const edgeConfigShape = {
   EDGE_UPSTREAM_PING_INTERVAL_MS: env.millis(30_000),
   /** A ping unanswered this long means the upstream is gone: its session is closed, in ms. */
   EDGE_UPSTREAM_PING_TIMEOUT_MS: env.millis(10_000),
+  /** Consecutive transport failures (refused, reset, timed out) that open an upstream instance's circuit. */
+  EDGE_CIRCUIT_FAILURES: env.int(5, 1),
+  /** How long an open circuit keeps calls away from its instance before one trial call, in ms. */
+  EDGE_CIRCUIT_OPEN_MS: env.millis(10_000),
   LOG_LEVEL: env.logLevel(),
 };
 

@@ -116,7 +116,7 @@ async function upgrade(context: CallContext, tunnels: TunnelSet, req: IncomingMe
     socket.end(DRAINING_UPGRADE);
     return;
   }
-  tunnelWebSocket({ metrics: context.metrics, logger: context.logger, tunnels }, req, socket, head, context.upstreams('connectWs'));
+  await tunnelWebSocket({ metrics: context.metrics, logger: context.logger, tunnels }, req, socket, head, () => context.router.openTunnel());
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -8,6 +8,7 @@ import {
   type RateLimiter,
   type ReadinessCheck,
   type RunningService,
+  type ServiceRegistry,
 } from '@im-mesh/platform';
 import type { Registry } from 'prom-client';
 import { Admission } from './admission/admission.js';
@@ -18,17 +19,28 @@ import { createProtocolSniffer } from './front-door/protocol-sniffer.js';
 import { CorsPolicy } from './http/cors.js';
 import { EdgeMetrics } from './metrics/edge-metrics.js';
 import { upstreamReadiness } from './routing/upstream-readiness.js';
+import { UpstreamRouter } from './routing/upstream-router.js';
 import { UpstreamSessions } from './routing/upstream-sessions.js';
-import { staticUpstreams, type Upstreams } from './routing/upstreams.js';
+import { staticUpstreamRegistry, type Upstreams } from './routing/upstreams.js';
 
 export { edgeConfigShape, loadEdgeConfig, type EdgeConfig } from './config.js';
-export type { Upstreams } from './routing/upstreams.js';
+export { EDGE_REGISTRY_SERVICES, type Upstreams } from './routing/upstreams.js';
 
 export interface EdgeServiceOptions {
   config: EdgeConfig;
   logger: Logger;
   rateLimiter: RateLimiter;
-  /** Upstream addresses; from AUTH_ADDRESS, CORE_ADDRESS, CONNECT_ADDRESS, CONNECT_WS_ADDRESS when omitted. */
+  /**
+   * Where the upstream instances are, followed live (static or Consul). The edge
+   * watches the services named in EDGE_REGISTRY_SERVICES and leaves the registry
+   * open on stop (its owner closes it). Takes precedence over `upstreams`.
+   */
+  registry?: ServiceRegistry;
+  /**
+   * Fixed upstream addresses (comma-separated lists allowed), when there is no
+   * registry; from AUTH_ADDRESS, CORE_ADDRESS, CONNECT_ADDRESS, CONNECT_WS_ADDRESS
+   * when omitted too.
+   */
   upstreams?: Upstreams;
   /** More registries to serve at /metrics (the all-in-one passes every service's). */
   extraMetrics?: Registry[];
@@ -50,16 +62,34 @@ export type RunningEdge = RunningService & {
 
 export async function startEdgeService(options: EdgeServiceOptions): Promise<RunningEdge> {
   const { config, logger } = options;
-  const upstreams = staticUpstreams(
-    options.upstreams ?? {
-      auth: config.AUTH_ADDRESS,
-      core: config.CORE_ADDRESS,
-      connect: config.CONNECT_ADDRESS,
-      connectWs: config.CONNECT_WS_ADDRESS,
-    },
-  );
+  const registry =
+    options.registry ??
+    staticUpstreamRegistry(
+      options.upstreams ?? {
+        auth: config.AUTH_ADDRESS,
+        core: config.CORE_ADDRESS,
+        connect: config.CONNECT_ADDRESS,
+        connectWs: config.CONNECT_WS_ADDRESS,
+      },
+    );
+  // A registry made here from fixed addresses is closed on stop; one passed in belongs to its owner.
+  const ownsRegistry = options.registry === undefined;
   const metrics = new EdgeMetrics();
-  const jwks = grpcJwksSource(() => upstreams('auth'));
+  const sessions = new UpstreamSessions(logger, {
+    connectTimeoutMs: config.EDGE_UPSTREAM_CONNECT_TIMEOUT_MS,
+    pingIntervalMs: config.EDGE_UPSTREAM_PING_INTERVAL_MS,
+    pingTimeoutMs: config.EDGE_UPSTREAM_PING_TIMEOUT_MS,
+  });
+  const router = new UpstreamRouter({
+    registry,
+    sessions,
+    metrics,
+    logger,
+    circuit: { failures: config.EDGE_CIRCUIT_FAILURES, openMs: config.EDGE_CIRCUIT_OPEN_MS },
+    connectTimeoutMs: config.EDGE_UPSTREAM_CONNECT_TIMEOUT_MS,
+  });
+  const authPool = router.pool('auth');
+  const jwks = grpcJwksSource({ pick: () => authPool.pickAddress(), serves: (address) => authPool.serves(address) });
   const verifier = new AccessTokenVerifier({ issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, source: jwks.source });
   const admission = new Admission({
     rateLimiter: options.rateLimiter,
@@ -70,12 +100,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
       perUser: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_USER, capacity: config.EDGE_RATE_LIMIT_PER_USER_BURST },
     },
   });
-  const sessions = new UpstreamSessions(logger, {
-    connectTimeoutMs: config.EDGE_UPSTREAM_CONNECT_TIMEOUT_MS,
-    pingIntervalMs: config.EDGE_UPSTREAM_PING_INTERVAL_MS,
-    pingTimeoutMs: config.EDGE_UPSTREAM_PING_TIMEOUT_MS,
-  });
-  const readiness = upstreamReadiness(upstreams);
+  const readiness = upstreamReadiness((name) => router.pool(name));
   let accepting = true;
   const isAccepting = () => accepting;
   const ops = {
@@ -84,7 +109,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     isAccepting,
   };
   const servers = createEdgeServers(
-    { admission, upstreams, sessions, metrics, logger, maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES, isAccepting },
+    { admission, router, metrics, logger, maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES, isAccepting },
     new CorsPolicy(config.EDGE_CORS_ORIGINS),
     ops,
     { idleTimeoutMs: config.EDGE_IDLE_TIMEOUT_MS },
@@ -100,13 +125,24 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     { maxConnectionsPerIp: config.EDGE_MAX_CONNECTIONS_PER_IP },
   );
 
-  await new Promise<void>((resolve, reject) => {
-    sniffer.server.once('error', reject);
-    sniffer.server.listen(config.EDGE_PORT, config.EDGE_HOST, () => {
-      sniffer.server.off('error', reject);
-      resolve();
+  const releaseRouting = async () => {
+    router.close();
+    jwks.close();
+    if (ownsRegistry) await registry.close();
+  };
+  try {
+    await router.start();
+    await new Promise<void>((resolve, reject) => {
+      sniffer.server.once('error', reject);
+      sniffer.server.listen(config.EDGE_PORT, config.EDGE_HOST, () => {
+        sniffer.server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await releaseRouting();
+    throw error;
+  }
   const address = `${config.EDGE_HOST}:${(sniffer.server.address() as AddressInfo).port}`;
   logger.info({ address }, 'edge listening (gRPC, grpc-web, WebSocket, ops)');
 
@@ -141,8 +177,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     }
     for (const session of servers.http2Sessions) session.destroy();
     for (const socket of sniffer.sockets) socket.destroy();
-    sessions.close();
-    jwks.close();
+    await releaseRouting();
     servers.http1.close();
     await listenerClosed;
     logger.info('edge stopped');

@@ -5,7 +5,7 @@
 // quiet Subscribe stream (UNAVAILABLE).
 import assert from 'node:assert/strict';
 import type { Server as Http1Server } from 'node:http';
-import type { Http2Server } from 'node:http2';
+import type { Http2Server, OutgoingHttpHeaders } from 'node:http2';
 import { createServer as createTcpServer, connect as connectTcp, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { authV1, connectV1 } from '@im-mesh/contracts';
@@ -15,8 +15,9 @@ import { createEdgeServers } from '../src/edge-server.js';
 import { CorsPolicy } from '../src/http/cors.js';
 import { EdgeMetrics } from '../src/metrics/edge-metrics.js';
 import { routeOf } from '../src/routing/method-routes.js';
+import { UpstreamRouter } from '../src/routing/upstream-router.js';
 import { UpstreamSessions } from '../src/routing/upstream-sessions.js';
-import type { UpstreamName } from '../src/routing/upstreams.js';
+import { staticUpstreamRegistry, type GrpcUpstreamName } from '../src/routing/upstreams.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
 import { capturingLogger, startTestEdge } from './support/test-edge.js';
 import { startUpstreamDoubles, type UpstreamDoubles } from './support/upstream-doubles.js';
@@ -56,7 +57,7 @@ describe('edge calls that fail inside the edge', () => {
   const failures = { admission: false, lookup: false };
   let http1: Http1Server;
   let http2: Http2Server;
-  let sessions: UpstreamSessions;
+  let router: UpstreamRouter;
   let grpcAddress: string;
   let webAddress: string;
 
@@ -73,16 +74,28 @@ describe('edge calls that fail inside the edge', () => {
         return undefined;
       },
     } as unknown as Admission;
-    sessions = new UpstreamSessions(logger, { connectTimeoutMs: 5_000, pingIntervalMs: 30_000, pingTimeoutMs: 10_000 });
+    const metrics = new EdgeMetrics();
+    router = new UpstreamRouter({
+      registry: staticUpstreamRegistry(upstreams.addresses),
+      sessions: new UpstreamSessions(logger, { connectTimeoutMs: 5_000, pingIntervalMs: 30_000, pingTimeoutMs: 10_000 }),
+      metrics,
+      logger,
+      circuit: { failures: 5, openMs: 10_000 },
+      connectTimeoutMs: 5_000,
+    });
+    await router.start();
     const servers = createEdgeServers(
       {
         admission,
-        upstreams: (name: UpstreamName) => {
-          if (failures.lookup) throw new Error(`no healthy ${name} instance is registered`);
-          return upstreams.addresses[name];
+        // Routing that fails on demand, as a registry lookup that throws would.
+        router: {
+          openStream: async (name: GrpcUpstreamName, headers: OutgoingHttpHeaders) => {
+            if (failures.lookup) throw new Error(`no healthy ${name} instance is registered`);
+            return router.openStream(name, headers);
+          },
+          openTunnel: () => router.openTunnel(),
         },
-        sessions,
-        metrics: new EdgeMetrics(),
+        metrics,
         logger,
         maxRequestBytes: 1 << 20,
         isAccepting: () => true,
@@ -97,7 +110,7 @@ describe('edge calls that fail inside the edge', () => {
     webAddress = await listen(http1);
   });
   after(async () => {
-    sessions.close();
+    router.close();
     http1.closeAllConnections();
     await new Promise((resolve) => http1.close(resolve));
     await new Promise((resolve) => http2.close(resolve));

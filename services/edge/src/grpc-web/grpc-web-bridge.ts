@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
 import type { CallContext } from '../grpc/call-context.js';
-import { HOP_BY_HOP_HEADERS, statusName, statusTrailers, upstreamBroke, upstreamUnavailable, type EdgeRejection } from '../grpc/grpc-status.js';
+import { cannotOpenUpstream, HOP_BY_HOP_HEADERS, statusName, statusTrailers, upstreamBroke, upstreamUnavailable, type EdgeRejection } from '../grpc/grpc-status.js';
 import { decodeBase64Chunks, trailerFrame } from './grpc-web-frames.js';
 
 /** True for a grpc-web call: POST with a grpc-web content type (binary or text). */
@@ -79,7 +79,7 @@ export async function bridgeGrpcWeb(
     const upstreamName = decision.route.upstream;
     let upstream;
     try {
-      upstream = context.sessions.request(context.upstreams(upstreamName), {
+      upstream = await context.router.openStream(upstreamName, {
         ...metadataOf(req.headers, NOT_METADATA),
         ':method': 'POST',
         ':path': path,
@@ -87,8 +87,15 @@ export async function bridgeGrpcWeb(
         te: 'trailers',
         'x-forwarded-for': forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress),
       });
-    } catch {
-      return answer(upstreamUnavailable(upstreamName));
+    } catch (error) {
+      context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
+      context.metrics.upstreamError(upstreamName);
+      return answer(cannotOpenUpstream(upstreamName, error));
+    }
+    if (closed) {
+      // The browser left while the instance was chosen.
+      upstream.close(constants.NGHTTP2_CANCEL);
+      return;
     }
     let trailers: IncomingHttpHeaders | undefined;
     let settled = false;

@@ -1,15 +1,13 @@
 // What the two gRPC transports of the edge (native HTTP/2 and grpc-web) share:
-// admission, the upstream lookup and session pool, metrics and the logger.
+// admission, routing to upstream instances, metrics and the logger.
 import type { Logger } from '@im-mesh/platform';
 import type { Admission } from '../admission/admission.js';
 import type { EdgeMetrics } from '../metrics/edge-metrics.js';
-import type { UpstreamSessions } from '../routing/upstream-sessions.js';
-import type { UpstreamLookup } from '../routing/upstreams.js';
+import type { UpstreamRouting } from '../routing/upstream-router.js';
 
 export interface CallContext {
   admission: Admission;
-  upstreams: UpstreamLookup;
-  sessions: UpstreamSessions;
+  router: UpstreamRouting;
   metrics: EdgeMetrics;
   logger: Logger;
   /** Largest grpc-web request body, in bytes. */

@@ -1,6 +1,7 @@
 // gRPC status plumbing shared by the native proxy and the grpc-web bridge:
 // the status an edge decision produces, and how it is written on the wire.
 import { Status } from 'nice-grpc';
+import { UpstreamUnavailableError } from '../routing/upstream-pool.js';
 
 /** A call the edge answers itself, without reaching an upstream. */
 export interface EdgeRejection {
@@ -35,6 +36,15 @@ export function statusTrailers(rejection: EdgeRejection): Record<string, string>
 
 export function upstreamUnavailable(upstream: string): EdgeRejection {
   return { status: Status.UNAVAILABLE, message: `The ${upstream} service is unreachable right now. Try again shortly.` };
+}
+
+/**
+ * The answer when no upstream stream could be opened: the router's own sentence
+ * (it says whether every instance is failing), or the generic one for anything else.
+ */
+export function cannotOpenUpstream(upstream: string, error: unknown): EdgeRejection {
+  if (error instanceof UpstreamUnavailableError) return { status: Status.UNAVAILABLE, message: error.message };
+  return upstreamUnavailable(upstream);
 }
 
 export function upstreamBroke(upstream: string): EdgeRejection {

@@ -11,9 +11,10 @@ import {
 } from 'node:http2';
 import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
-import type { UpstreamName } from '../routing/upstreams.js';
+import type { GrpcUpstreamName } from '../routing/upstreams.js';
 import type { CallContext } from './call-context.js';
 import {
+  cannotOpenUpstream,
   HOP_BY_HOP_HEADERS,
   statusName,
   statusTrailers,
@@ -47,7 +48,7 @@ export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream,
         record.finish(routeLabel, statusName(decision.status));
         return;
       }
-      forward(context, stream, headers, decision.route.upstream, (status) => record.finish(routeLabel, status));
+      return forward(context, stream, headers, decision.route.upstream, (status) => record.finish(routeLabel, status));
     })
     .catch((error: unknown) => {
       // Without this, a surprise in admission or in starting the call would be an
@@ -66,17 +67,18 @@ export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream,
 
 const CALL_FAILED: EdgeRejection = { status: Status.INTERNAL, message: 'The edge could not handle this call. Try again.' };
 
-function forward(
+async function forward(
   context: CallContext,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  upstreamName: UpstreamName,
+  upstreamName: GrpcUpstreamName,
   finish: (status: string) => void,
-): void {
+): Promise<void> {
   let upstream: ClientHttp2Stream;
   try {
-    // The lookup is inside: with discovery, "no healthy instance" is an unreachable upstream too.
-    upstream = context.sessions.request(context.upstreams(upstreamName), {
+    // The request body waits in the client stream (flow control holds the
+    // client back) until an instance is connected.
+    upstream = await context.router.openStream(upstreamName, {
       ...passThrough(headers),
       ':method': 'POST',
       ':path': headers[':path'],
@@ -84,8 +86,15 @@ function forward(
     });
   } catch (error) {
     context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
-    respondTrailersOnly(stream, upstreamUnavailable(upstreamName));
+    context.metrics.upstreamError(upstreamName);
+    if (stream.destroyed || stream.closed) return;
+    respondTrailersOnly(stream, cannotOpenUpstream(upstreamName, error));
     finish('UNAVAILABLE');
+    return;
+  }
+  if (stream.destroyed || stream.closed) {
+    // The client left while the instance was chosen.
+    upstream.close(constants.NGHTTP2_CANCEL);
     return;
   }
   let trailers: OutgoingHttpHeaders | undefined;

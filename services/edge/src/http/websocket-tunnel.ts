@@ -1,10 +1,11 @@
 // WebSocket through the edge: the upgrade request on /ws is replayed byte for byte
-// to a connect node's HTTP address (plus X-Forwarded-For), then both sockets are
+// to a connect node's HTTP address (plus X-Forwarded-For; a node that refuses the
+// connection is skipped for the next one before anything is sent), then both sockets are
 // piped together. The edge never parses WebSocket frames; the connect node does the
 // handshake, the auth (token in Sec-WebSocket-Protocol) and the protocol. Headers
 // are never logged here, because the token rides in one of them.
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@im-mesh/platform';
 import { forwardedFor } from '../admission/admission.js';
@@ -15,43 +16,47 @@ export const WEBSOCKET_PATH = '/ws';
 /** Open tunnels, so shutdown can close them. */
 export type TunnelSet = Set<{ client: Duplex; upstream: Socket }>;
 
-export function tunnelWebSocket(
+export async function tunnelWebSocket(
   deps: { metrics: EdgeMetrics; logger: Logger; tunnels: TunnelSet },
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  upstreamAddress: string,
-): void {
+  /** Connects to a connect node's HTTP port (an instance whose circuit lets calls through). */
+  openUpstream: () => Promise<Socket>,
+): Promise<void> {
   const record = deps.metrics.callStarted('websocket');
-  const { host, port } = splitAddress(upstreamAddress);
-  const upstream = connect({ host, port });
+  let upstream: Socket;
+  try {
+    upstream = await openUpstream();
+  } catch (error) {
+    deps.metrics.upstreamError('connectWs');
+    deps.logger.warn({ err: error }, 'WebSocket upstream unreachable');
+    record.finish(WEBSOCKET_PATH, 'UNAVAILABLE');
+    if (client.writable) client.end(httpError(502, 'Bad Gateway', 'The connection service is unreachable right now. Try again shortly.'));
+    else client.destroy();
+    return;
+  }
+  if (client.destroyed) {
+    // The client left (or the edge stopped) while a node was chosen.
+    record.finish(WEBSOCKET_PATH, 'CANCELLED');
+    upstream.destroy();
+    return;
+  }
   const tunnel = { client, upstream };
   deps.tunnels.add(tunnel);
-  let established = false;
 
   const closeBoth = () => {
     deps.tunnels.delete(tunnel);
-    record.finish(WEBSOCKET_PATH, established ? 'CLOSED' : 'UNAVAILABLE');
+    record.finish(WEBSOCKET_PATH, 'CLOSED');
     upstream.destroy();
     client.destroy();
   };
-
-  upstream.once('connect', () => {
-    established = true;
-    upstream.setNoDelay(true);
-    upstream.write(replayedRequest(req));
-    if (head.length > 0) upstream.write(head);
-    upstream.pipe(client);
-    client.pipe(upstream);
-  });
-  upstream.on('error', (error) => {
-    if (!established) {
-      deps.metrics.upstreamError('connectWs');
-      deps.logger.warn({ err: error, upstream: upstreamAddress }, 'WebSocket upstream unreachable');
-      if (client.writable) client.end(httpError(502, 'Bad Gateway', 'The connection service is unreachable right now. Try again shortly.'));
-    }
-    closeBoth();
-  });
+  upstream.setNoDelay(true);
+  upstream.write(replayedRequest(req));
+  if (head.length > 0) upstream.write(head);
+  upstream.pipe(client);
+  client.pipe(upstream);
+  upstream.on('error', closeBoth);
   client.on('error', closeBoth);
   upstream.on('close', closeBoth);
   client.on('close', closeBoth);
@@ -76,10 +81,4 @@ export function httpError(status: number, reason: string, message: string, extra
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   return `HTTP/1.1 ${status} ${reason}\r\n${headers}\r\n${body}`;
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const index = address.lastIndexOf(':');
-  const host = address.slice(0, index).replace(/^\[(.*)\]$/, '$1');
-  return { host: host || '127.0.0.1', port: Number(address.slice(index + 1)) };
 }

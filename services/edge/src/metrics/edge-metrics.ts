@@ -1,7 +1,8 @@
 // The edge's Prometheus metrics: calls by route, protocol and final gRPC status,
-// upstream failures, and the streams open right now.
+// upstream failures, the streams open right now, and each upstream instance's circuit.
 import { createServiceRegistry } from '@im-mesh/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { CIRCUIT_STATE_VALUE, type CircuitStateName } from '../routing/upstream-circuit.js';
 
 export type EdgeProtocol = 'grpc' | 'grpc-web' | 'grpc-web-text' | 'websocket';
 
@@ -15,6 +16,7 @@ export class EdgeMetrics {
   private readonly requests: Counter<'route' | 'protocol' | 'status'>;
   private readonly upstreamErrors: Counter<'upstream'>;
   private readonly activeStreams: Gauge<'protocol'>;
+  private readonly circuits: Gauge<'upstream' | 'address'>;
 
   constructor() {
     this.registry = createServiceRegistry('edge');
@@ -36,6 +38,12 @@ export class EdgeMetrics {
       labelNames: ['protocol'],
       registers: [this.registry],
     });
+    this.circuits = new Gauge({
+      name: 'edge_upstream_circuit_state',
+      help: 'Circuit of each upstream instance: 0 closed (gets calls), 1 half-open (one trial call in flight), 2 open (no calls until its period ends).',
+      labelNames: ['upstream', 'address'],
+      registers: [this.registry],
+    });
   }
 
   callStarted(protocol: EdgeProtocol): CallRecord {
@@ -53,5 +61,14 @@ export class EdgeMetrics {
 
   upstreamError(upstream: string): void {
     this.upstreamErrors.inc({ upstream });
+  }
+
+  circuitState(upstream: string, address: string, state: CircuitStateName): void {
+    this.circuits.set({ upstream, address }, CIRCUIT_STATE_VALUE[state]);
+  }
+
+  /** The instance left the registry: its series goes too, so the gauge lists live instances only. */
+  forgetCircuit(upstream: string, address: string): void {
+    this.circuits.remove({ upstream, address });
   }
 }

@@ -5,6 +5,8 @@
 // A dead upstream host must not hang calls: a session that does not finish
 // connecting in time is dropped (its calls answer UNAVAILABLE), and a session that
 // nothing was heard on for a while is pinged and dropped if the ping goes unanswered.
+// A call's stream is opened only once its session has connected, so a connect
+// failure means the call never left the edge and may be tried on another instance.
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from '@im-mesh/platform';
 
@@ -13,6 +15,8 @@ interface PooledSession {
   activeStreams: number;
   /** When the upstream last showed it is alive (response headers, a ping answer). */
   lastHeardAt: number;
+  /** Settles when the upstream's SETTINGS arrive (resolves) or the session fails first (rejects). */
+  ready: Promise<void>;
 }
 
 export interface UpstreamSessionLimits {
@@ -34,14 +38,27 @@ export class UpstreamSessions {
   ) {}
 
   /**
-   * Opens a stream to `address` ("host:port"). Connection failures surface as an
-   * 'error' (or an early 'close') on the returned stream.
+   * Opens a stream to `address` ("host:port") once a session to it has connected.
+   * Rejects when the connection cannot be made (refused, reset, no HTTP/2 within
+   * connectTimeoutMs): nothing was sent upstream then. Failures after that
+   * surface as an 'error' (or an early 'close') on the returned stream.
    */
-  request(address: string, headers: OutgoingHttpHeaders): ClientHttp2Stream {
+  async open(address: string, headers: OutgoingHttpHeaders): Promise<ClientHttp2Stream> {
     if (this.closed) throw new Error('the edge is shutting down');
     const pooled = this.sessionFor(address);
-    const stream = pooled.session.request(headers, { endStream: false });
+    // Reserved before waiting, so calls arriving while the session connects
+    // count against its stream limit too.
     pooled.activeStreams += 1;
+    let stream: ClientHttp2Stream;
+    try {
+      await pooled.ready;
+      if (this.closed) throw new Error('the edge is shutting down');
+      // Throws when the session went away (GOAWAY, reset) between connecting and now.
+      stream = pooled.session.request(headers, { endStream: false });
+    } catch (error) {
+      pooled.activeStreams -= 1;
+      throw error;
+    }
     stream.once('response', () => {
       pooled.lastHeardAt = Date.now();
     });
@@ -49,6 +66,16 @@ export class UpstreamSessions {
       pooled.activeStreams -= 1;
     });
     return stream;
+  }
+
+  /**
+   * Stops using the sessions to `address` (an instance that left the registry):
+   * calls already on them finish, new calls to it open a fresh session.
+   */
+  release(address: string): void {
+    const pool = this.pools.get(address);
+    this.pools.delete(address);
+    for (const { session } of pool ?? []) if (!session.closed && !session.destroyed) session.close();
   }
 
   /** Closes every session; calls in flight are cancelled. */
@@ -69,7 +96,14 @@ export class UpstreamSessions {
     // Streams keep the default 64 KiB window (bounded memory per slow reader), but
     // the connection gets a larger one so one slow reader cannot stall the others.
     session.once('connect', () => session.setLocalWindowSize(8 << 20));
-    const pooled: PooledSession = { session, activeStreams: 0, lastHeardAt: Date.now() };
+    const ready = new Promise<void>((resolve, reject) => {
+      session.once('remoteSettings', () => resolve());
+      session.once('error', reject);
+      session.once('close', () => reject(new Error(`the connection to ${address} closed before it was ready`)));
+    });
+    // Nobody may be waiting when a session fails; the failure is handled below.
+    ready.catch(() => undefined);
+    const pooled: PooledSession = { session, activeStreams: 0, lastHeardAt: Date.now(), ready };
     const forget = () => {
       const index = pool.indexOf(pooled);
       if (index >= 0) pool.splice(index, 1);
