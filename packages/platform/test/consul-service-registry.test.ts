@@ -51,6 +51,20 @@ describe(`ConsulServiceRegistry ${AGAINST_FAKE}`, () => {
     }
   });
 
+  test('a plain HTTP endpoint (a WebSocket port) registers with an HTTP check on /healthz', async () => {
+    const registry = new ConsulServiceRegistry({ url: fake.url });
+    const instance = { service: uniqueName('connect-ws'), id: uniqueName('node-1-ws'), address: '127.0.0.1:17083', health: 'http' as const };
+    try {
+      await registry.register(instance);
+      const check = (fake.registrations.get(instance.id) as { Check: Record<string, unknown> }).Check;
+      assert.equal(check.HTTP, 'http://127.0.0.1:17083/healthz');
+      assert.equal(check.GRPC, undefined);
+      assert.equal(check.Name, `HTTP health of ${instance.id}`);
+    } finally {
+      await registry.close();
+    }
+  });
+
   test('an address that is not host:port is refused before Consul is asked', async () => {
     const registry = open();
     try {

@@ -19,24 +19,30 @@ export interface StandaloneContext<Config, Needs extends InfrastructureNeeds> {
   databaseUrl: string;
 }
 
-export interface StandaloneOptions<Config extends { LOG_LEVEL: string }, Needs extends InfrastructureNeeds> {
+export interface StandaloneOptions<
+  Config extends { LOG_LEVEL: string },
+  Needs extends InfrastructureNeeds,
+  Running extends RunningService = RunningService,
+> {
   service: string;
   loadConfig: (source: ConfigSource) => Config;
   needs: Needs & { database?: boolean };
-  start: (context: StandaloneContext<Config, Needs>) => Promise<RunningService>;
+  start: (context: StandaloneContext<Config, Needs>) => Promise<Running>;
   /**
    * What this process announces in the registry; by default the service's gRPC
    * address under its own name. Connect adds its WebSocket address.
    */
-  announce?: (running: RunningService, advertise: (address: string) => string) => Array<Omit<ServiceInstance, 'id'> & { id?: string }>;
+  announce?: (running: Running, advertise: (address: string) => string) => Array<Omit<ServiceInstance, 'id'> & { id?: string }>;
   /** Addresses of other services for REGISTRY=static ("host:port", comma lists allowed). */
   staticAddresses?: (config: Config) => Record<string, string | undefined>;
   source?: ConfigSource;
 }
 
-export async function runStandalone<Config extends { LOG_LEVEL: string }, const Needs extends InfrastructureNeeds>(
-  options: StandaloneOptions<Config, Needs>,
-): Promise<void> {
+export async function runStandalone<
+  Config extends { LOG_LEVEL: string },
+  const Needs extends InfrastructureNeeds,
+  Running extends RunningService = RunningService,
+>(options: StandaloneOptions<Config, Needs, Running>): Promise<void> {
   const source = options.source ?? process.env;
   let config: Config;
   let infraConfig;

@@ -55,8 +55,9 @@ export class ConsulServiceRegistry implements ServiceRegistry {
       address: host,
       port,
       check: {
-        name: `gRPC health of ${instance.id}`,
-        grpc: instance.address,
+        ...(instance.health === 'http'
+          ? { name: `HTTP health of ${instance.id}`, http: `http://${instance.address}/healthz` }
+          : { name: `gRPC health of ${instance.id}`, grpc: instance.address }),
         interval: this.options.checkInterval ?? '10s',
         timeout: this.options.checkTimeout ?? '5s',
         deregistercriticalserviceafter: this.options.deregisterCriticalAfter ?? '1m',

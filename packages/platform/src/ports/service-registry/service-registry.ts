@@ -13,8 +13,14 @@
 export interface ServiceInstance {
   service: string;
   id: string;
-  /** "host:port" of the instance's gRPC server. */
+  /** "host:port" of the instance's server. */
   address: string;
+  /**
+   * How a registry that probes health checks this instance: `grpc` (its
+   * grpc.health.v1 service, the default) or `http` (GET /healthz answers 200),
+   * for plain HTTP endpoints such as connect's WebSocket port.
+   */
+  health?: 'grpc' | 'http';
 }
 
 export interface ServiceRegistry {
