@@ -15,7 +15,16 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
   /** SIGKILL and wait, as a crash. */
   kill(): Promise<void>;
+  /** SIGSTOP: the process freezes with its sockets open, as a long GC pause or a stuck VM. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** SIGTERM, and SIGKILL if it has not exited within `graceMs`; resolves with the exit code (null when killed). */
+  stopWithin(graceMs: number): Promise<number | null>;
 }
+
+/** Output kept per process; older output is dropped (a storm at LOG_LEVEL=info is large). */
+const MAX_OUTPUT_CHARS = 4_000_000;
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -31,26 +40,42 @@ export async function startServiceProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let unparsedFrom = 0;
+  let listeningSeen = false;
+  const append = (chunk: Buffer): void => {
+    output += chunk.toString('utf8');
+    if (output.length > MAX_OUTPUT_CHARS && listeningSeen) {
+      output = output.slice(output.length - MAX_OUTPUT_CHARS / 2);
+      unparsedFrom = output.length;
+    }
+  };
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const listening = new Promise<{ grpc: string; http: string }>((done, fail) => {
     const timer = setTimeout(() => fail(new Error(`${label} did not start within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
     const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      for (const line of output.split('\n')) {
+      append(chunk);
+      if (listeningSeen) return;
+      // Only complete lines not looked at yet: the output may grow large.
+      const end = output.lastIndexOf('\n');
+      if (end < unparsedFrom) return;
+      const lines = output.slice(unparsedFrom, end).split('\n');
+      unparsedFrom = end + 1;
+      for (const line of lines) {
         if (!line.includes(`${service} is listening`)) continue;
         try {
           const parsed = JSON.parse(line) as { grpc?: string; http?: string };
           if (!parsed.grpc || !parsed.http) continue;
+          listeningSeen = true;
           clearTimeout(timer);
           done({ grpc: parsed.grpc, http: parsed.http });
           return;
         } catch {
-          // Not a complete JSON line yet.
+          // Not a JSON log line.
         }
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr!.on('data', append);
     void exited.then((code) => {
       clearTimeout(timer);
       fail(new Error(`${label} exited with ${code} before listening:\n${output}`));
@@ -72,6 +97,25 @@ export async function startServiceProcess(
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
       await exited;
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
+    async stopWithin(graceMs: number) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      // A stopped process would keep SIGTERM pending forever.
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise<'late'>((done) => (timer = setTimeout(() => done('late'), graceMs)))]);
+      clearTimeout(timer);
+      if (code !== 'late') return code;
+      child.kill('SIGKILL');
+      await exited;
+      return null;
     },
   };
 }

@@ -22,6 +22,7 @@ import { OUTBOX_CHANNEL } from '../storage/message-store.js';
 import type { ClaimedBatch, OutboxRow, OutboxStore } from '../storage/outbox-store.js';
 import { OutboxListener } from './outbox-listener.js';
 import { retryDelayMs } from './retry-backoff.js';
+import { crashPoint } from '../faults/crash-point.js';
 
 export interface OutboxRelayOptions {
   store: OutboxStore;
@@ -197,6 +198,7 @@ export class OutboxRelay {
           }
         }),
       );
+      if (sent.length > 0) crashPoint('after-confirm');
       return this.settle(batch, sent, failed);
     });
   }
