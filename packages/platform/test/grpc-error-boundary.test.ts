@@ -1,7 +1,9 @@
 // The gRPC error boundary seen from a real client: createGrpcServer with a tiny
 // KeyService whose handler fails on demand, called over loopback with nice-grpc.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { internalV1 } from '@im-mesh/contracts';
 import {
@@ -65,7 +67,37 @@ async function callFailure(): Promise<ClientError> {
   assert.fail('the call succeeded');
 }
 
+/** The error a real pg client gives when PostgreSQL is down (nothing listens on the port). */
+async function databaseDownError(): Promise<unknown> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    return error;
+  }
+  await client.end();
+  assert.fail('connected to a closed port');
+}
+
 describe('gRPC error boundary', () => {
+  test('a database outage is UNAVAILABLE (retryable) with a readable message, logged as a warning', async () => {
+    const down = await databaseDownError();
+    behaviour = () => {
+      throw down;
+    };
+    const before = logLines.length;
+    const error = await callFailure();
+    assert.equal(error.code, Status.UNAVAILABLE);
+    assert.match(error.details, /cannot reach its database/);
+    const logged = logLines.slice(before);
+    assert.ok(logged.some((line) => line.level === 40 && line.msg === 'database unavailable'));
+    assert.ok(!logged.some((line) => (line.level as number) >= 50), 'not logged as an error');
+  });
+
   test('every AppError code reaches the caller as its gRPC status with the readable message', async () => {
     for (const code of Object.values(ErrorCode)) {
       const message = `Readable sentence for ${code}.`;

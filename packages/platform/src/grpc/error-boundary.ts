@@ -5,6 +5,7 @@ import { isAbortError } from 'abort-controller-x';
 import { ServerError, Status, type ServerMiddleware } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error.js';
+import { isDatabaseUnavailable } from '../storage/database-unavailable.js';
 
 export function errorBoundary(logger: Logger): ServerMiddleware {
   return async function* boundary(call, context) {
@@ -30,6 +31,11 @@ export function toServerError(error: unknown, method: string, logger: Logger): u
   if (error instanceof ServerError) return error;
   // The client went away or the server is shutting down: nothing to report.
   if (isAbortError(error)) return error;
+  // A database outage is not a bug: answer retryable, log once as a warning.
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ err: error, method }, 'database unavailable');
+    return new ServerError(Status.UNAVAILABLE, 'The service cannot reach its database right now. Try again shortly; retrying an idempotent call is safe.');
+  }
   logger.error({ err: error, method }, 'unhandled error in gRPC handler');
   return new ServerError(Status.INTERNAL, 'Internal error. It has been logged; try again later.');
 }

@@ -1,0 +1,27 @@
+// Recognises errors that mean "the database cannot be reached right now" (as
+// opposed to a bug or bad data), so callers get UNAVAILABLE and retry instead of
+// INTERNAL. Covers socket errors, connection timeouts, PostgreSQL shutting down
+// or restarting, and connection-class SQLSTATEs.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections, idle_in_transaction timeout. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '25P03']);
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'connection timeout',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection is closed',
+];
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
+    const candidate = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    const code = typeof candidate.code === 'string' ? candidate.code : undefined;
+    if (code && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) return true;
+    const message = typeof candidate.message === 'string' ? candidate.message : '';
+    if (CONNECTION_MESSAGES.some((text) => message.includes(text))) return true;
+    // TypeORM wraps driver errors (QueryFailedError.driverError); others use cause.
+    current = candidate.driverError ?? candidate.cause;
+  }
+  return false;
+}
