@@ -21,6 +21,8 @@ export interface FleetDevice extends TrackedDevice {
 export interface FleetUser {
   readonly name: string;
   readonly userId: string;
+  /** So a scenario can log in one more device of this user. */
+  readonly password: string;
   readonly devices: FleetDevice[];
 }
 
@@ -55,7 +57,7 @@ export class Fleet {
         const devices = await Promise.all(
           Array.from({ length: options.devicesPerUser }, (_, d) => fleet.device(history, name, password, userId, `u${u}-d${d}`, (u + d) % system.connects.length)),
         );
-        fleet.users.push({ name, userId, devices });
+        fleet.users.push({ name, userId, password, devices });
       }
     } catch (error) {
       await fleet.close();

@@ -32,6 +32,8 @@ export interface SplitSystemOptions {
   brokerProxy?: { cores?: boolean; connects?: boolean };
   /** Route every service's Redis connection through a FaultProxy (`redisProxy`). */
   redisProxy?: boolean;
+  /** Route the cores' PostgreSQL connections (DATABASE_URL) through a FaultProxy (`coreDatabaseProxy`); auth dials PostgreSQL directly. */
+  coreDatabaseProxy?: boolean;
   /** Extra environment for every service. */
   env?: Record<string, string>;
   /** Extra environment for the first start of core 0 or 1 only (e.g. IM_CRASH_POINT); restarts go without it. */
@@ -51,9 +53,11 @@ export class SplitSystem {
   coreBrokerProxy: FaultProxy | undefined;
   connectBrokerProxy: FaultProxy | undefined;
   redisProxy: FaultProxy | undefined;
+  coreDatabaseProxy: FaultProxy | undefined;
   private database: TestDatabase | undefined;
   private shared: Record<string, string> = {};
   private coreEnv: Record<string, string> = {};
+  private edgeEnv: Record<string, string> = {};
   /** Every process ever started, so a failed start or a restart leaves nothing running. */
   private readonly all: ServiceProcess[] = [];
   private coreCount = 0;
@@ -118,6 +122,12 @@ export class SplitSystem {
     this.auth = await this.spawn('auth', this.shared);
     const withAuth = { ...this.shared, AUTH_ADDRESS: this.auth.grpcAddress };
     this.coreEnv = { ...withAuth, RABBITMQ_URL: amqpUrl(this.coreBrokerProxy) };
+    if (this.options.coreDatabaseProxy) {
+      const url = new URL(this.database.url);
+      this.coreDatabaseProxy = await FaultProxy.start({ name: 'core database', targets: [url.host] });
+      url.host = this.coreDatabaseProxy.address;
+      this.coreEnv.DATABASE_URL = url.toString();
+    }
     const nodeCount = this.options.connectNodes ?? 3;
     // Connect nodes dial core through the balancer, so they need not wait for the cores.
     // Settled, not Promise.all: a failed start must not leave a sibling starting unseen.
@@ -140,12 +150,24 @@ export class SplitSystem {
     this.balanceCores();
     // The edge's own connect upstream is the last node; the tests' devices dial nodes directly.
     const last = this.connects[nodeCount - 1]!;
-    this.edge = await this.spawn('edge', {
+    this.edgeEnv = {
       ...withAuth,
       CORE_ADDRESS: this.coreFronts.map((front) => front.address).join(','),
       CONNECT_ADDRESS: last.grpcAddress,
       CONNECT_WS_ADDRESS: last.httpAddress,
-    });
+    };
+    this.edge = await this.spawn('edge', this.edgeEnv);
+  }
+
+  /** SIGKILLs the edge (clients' unary calls then fail until it is back). */
+  async killEdge(): Promise<void> {
+    await this.edge.kill();
+  }
+
+  /** Starts a new edge process on the port the old one had, so clients find it at the same address. */
+  async restartEdge(): Promise<void> {
+    const port = this.edge.grpcAddress.slice(this.edge.grpcAddress.lastIndexOf(':') + 1);
+    this.edge = await this.spawn('edge', { ...this.edgeEnv, EDGE_PORT: port }, 'edge-2');
   }
 
   private async spawn(service: ServiceName, env: Record<string, string>, label?: string): Promise<ServiceProcess> {
@@ -227,7 +249,7 @@ export class SplitSystem {
     };
     // Front to back, so nothing is left calling a service that is already gone.
     for (const prefix of ['edge', 'connect', 'core', 'auth']) await stopAll(this.all.filter((process) => process.name.startsWith(prefix)));
-    await Promise.all([this.coreBalancer, ...this.coreFronts, this.coreBrokerProxy, this.connectBrokerProxy, this.redisProxy].map((proxy) => proxy?.close()));
+    await Promise.all([this.coreBalancer, ...this.coreFronts, this.coreBrokerProxy, this.connectBrokerProxy, this.redisProxy, this.coreDatabaseProxy].map((proxy) => proxy?.close()));
     await this.database?.drop();
     return codes;
   }
