@@ -81,9 +81,11 @@ describe('heartbeats', () => {
   after(() => harness.stop());
 
   test('a silent connection is closed after three heartbeat intervals; a pinging one stays', async () => {
+    // Measured from before the silent client's last frame (its auth), so the lower
+    // bound cannot be undercut by the time the second client takes to connect.
+    const started = Date.now();
     const silent = await authenticatedSocket(harness, 'user-c', 'device-silent');
     const chatty = await authenticatedSocket(harness, 'user-c', 'device-chatty');
-    const started = Date.now();
     const pinger = setInterval(() => chatty.socket.send({ kind: { $case: 'ping', value: { clientTimeMs: Date.now() } } }), 100);
     try {
       const error = await silent.socket.frames.expect('error', 3_000);
