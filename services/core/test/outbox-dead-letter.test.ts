@@ -80,6 +80,9 @@ describe('outbox dead-lettering', () => {
     );
     assert.equal(toBob.some((m) => m.messageId === poison.messageId), false);
     assert.equal(bus.attempts.get(poison.messageId), MAX_ATTEMPTS, 'tried exactly CORE_OUTBOX_MAX_ATTEMPTS times');
+    // The later rows are published inside the pass whose settle transaction moves
+    // the poison row; wait for that commit rather than racing it.
+    await eventually('the poison row to reach outbox_dead', async () => (await h.count('outbox_dead')) === 1, 10_000);
 
     const dead = await h.query<{ message_id: string; seq: number; attempts: number; last_error: string }>(
       'SELECT message_id, seq, attempts, last_error FROM core.outbox_dead',
@@ -87,6 +90,7 @@ describe('outbox dead-lettering', () => {
     assert.deepEqual(dead, [{ message_id: poison.messageId, seq: poison.seq, attempts: MAX_ATTEMPTS, last_error: 'poison message rejected' }]);
     assert.equal(await h.count('outbox'), 0, 'the dead row left the outbox');
 
+    await eventually('the dead-letter log line', () => h.logs.some((line) => line.level >= 50), 5_000);
     const errors = h.logs.filter((line) => line.level >= 50);
     assert.equal(errors.length, 1, `one error line, got ${JSON.stringify(errors)}`);
     const [line] = errors;
