@@ -5,7 +5,9 @@
 // - Subscribe (grpc-web, server stream): the caller's token comes from the
 //   `authorization: Bearer` metadata; the first response is Authenticated.
 // - Ack (grpc-web, unary): applies an ack on a Subscribe (or any) connection of
-//   the caller on this node, and counts as its heartbeat.
+//   the caller, and counts as its heartbeat. The edge spreads unary calls over
+//   every node, so when the connection lives on another node the ack is
+//   forwarded there over the push bus (see delivery/ack-forwarder.ts).
 import { connectV1 } from '@im-mesh/contracts';
 import {
   AppError,
@@ -17,13 +19,16 @@ import {
   type OptionalAuthContext,
 } from '@im-mesh/platform';
 import type { ServerMiddleware, ServiceImplementation } from 'nice-grpc';
+import type { AckForwarder } from './delivery/ack-forwarder.js';
 import type { ConnectionHub } from './sessions/connection-hub.js';
-import type { Dispatch } from './sessions/dispatch.js';
+import { ackRefusal, type Dispatch } from './sessions/dispatch.js';
 import { GrpcStreamSession } from './transports/grpc-stream-session.js';
 
 export interface ConnectServiceDependencies {
   hub: ConnectionHub;
   dispatch: Dispatch;
+  /** Takes Ack RPCs for connections held by other nodes there. */
+  forwarder: AckForwarder;
   logger: Logger;
   /** Frames a stream may have queued for its client. */
   maxStreamQueue: number;
@@ -48,7 +53,7 @@ export function connectServiceAuth(verifier: AccessTokenVerifier): ServerMiddlew
 export function connectService(
   deps: ConnectServiceDependencies,
 ): ServiceImplementation<typeof connectV1.ConnectServiceDefinition, OptionalAuthContext> {
-  const { hub, dispatch, logger, maxStreamQueue, maxFrameBytes } = deps;
+  const { hub, dispatch, forwarder, logger, maxStreamQueue, maxFrameBytes } = deps;
 
   // gRPC's own message limit is the server's (4 MiB); frames get the WebSocket
   // limit too, so no transport lets a client send more. Frames are small, so
@@ -111,20 +116,29 @@ export function connectService(
       if (!request.connectionId) {
         throw AppError.invalidArgument('connection_id is required: use the one from the Authenticated frame.', 'CONNECTION_ID_MISSING');
       }
-      const session = hub.find(request.connectionId);
-      if (!session || session.userId !== caller.userId || session.deviceId !== caller.deviceId) {
-        // The same answer for "no such connection" and "not yours", so ids of
-        // other users' connections cannot be probed.
-        throw AppError.notFound(
-          'No live connection with this id belongs to you on this node; reconnect and use the new connection_id.',
-          'CONNECTION_NOT_FOUND',
-        );
-      }
+      // The same answer for "no such connection" and "not yours", so ids of
+      // other users' connections cannot be probed.
+      const notFound = () =>
+        AppError.notFound('No live connection with this id belongs to you; reconnect and use the new connection_id.', 'CONNECTION_NOT_FOUND');
       // Every AckRequest is a heartbeat; an empty ack carries only that.
-      const frame: connectV1.ClientFrame = { kind: { $case: 'ack', value: request.ack ?? { messageIds: [], delivered: [] } } };
+      const ack = request.ack ?? { messageIds: [], delivered: [] };
+      const frame: connectV1.ClientFrame = { kind: { $case: 'ack', value: ack } };
+      const session = hub.find(request.connectionId);
+      if (session) {
+        if (session.userId !== caller.userId || session.deviceId !== caller.deviceId) throw notFound();
+        const tooLarge = frameTooLarge(frame);
+        if (tooLarge) throw tooLarge;
+        await dispatch(session, frame, { errors: 'throw' });
+        return { serverTimeMs: Date.now() };
+      }
+      // Not here: presence names the node holding the caller's own connection.
+      // The ack is checked here, since the other node can only tell the stream.
       const tooLarge = frameTooLarge(frame);
       if (tooLarge) throw tooLarge;
-      await dispatch(session, frame, { errors: 'throw' });
+      const refusal = ackRefusal(ack);
+      if (refusal) throw refusal;
+      const outcome = await forwarder.forward({ userId: caller.userId, deviceId: caller.deviceId }, request.connectionId, ack);
+      if (outcome === 'not_found') throw notFound();
       return { serverTimeMs: Date.now() };
     },
   };

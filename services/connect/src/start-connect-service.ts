@@ -19,6 +19,7 @@ import {
 import { keyServiceJwks } from './auth/key-service-jwks.js';
 import type { ConnectConfig } from './config.js';
 import { DeliveryReporter } from './delivery/delivery-reporter.js';
+import { AckForwarder } from './delivery/ack-forwarder.js';
 import { consumePushes } from './delivery/push-consumer.js';
 import { ConnectMetrics } from './metrics.js';
 import { connectService, connectServiceAuth } from './service.js';
@@ -80,6 +81,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     connectService({
       hub,
       dispatch,
+      forwarder: new AckForwarder({ nodeId, presence, bus, logger: logger.child({ component: 'ack-forwarder' }) }),
       logger,
       maxStreamQueue: config.CONNECT_MAX_STREAM_QUEUE,
       maxFrameBytes: config.CONNECT_MAX_FRAME_BYTES,
@@ -97,7 +99,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
   try {
     // Consume before accepting anyone, so a device is routable only once its
     // node is listening on the bus.
-    subscription = await consumePushes({ bus, hub, metrics, logger });
+    subscription = await consumePushes({ bus, hub, dispatch, metrics, logger });
     grpcPort = await grpc.listen(config.CONNECT_HOST, config.CONNECT_GRPC_PORT);
     http = await startServiceHttpServer(config.CONNECT_HOST, config.CONNECT_HTTP_PORT, {
       registries: [metrics.registry],

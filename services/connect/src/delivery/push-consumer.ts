@@ -6,15 +6,20 @@
 // per connection (the bus delivers at least once) and remembered until acked.
 // The handler resolves as soon as the frames are written: the bus ack never waits
 // for clients (ARCHITECTURE.md, delivery path step 4).
+// Other connect nodes also send a forwarded Ack RPC (forwarded_ack) for a
+// connection held here: it goes through the same dispatch as a local Ack, so it
+// acks by id and counts as the connection's heartbeat.
 import { connectV1, internalV1 } from '@im-mesh/contracts';
 import type { Logger, PushBus, PushMessage, PushSubscription } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
 import type { FrameBytes } from '../sessions/client-session.js';
 import type { ConnectionHub } from '../sessions/connection-hub.js';
+import type { Dispatch } from '../sessions/dispatch.js';
 
 export interface PushConsumerOptions {
   bus: PushBus;
   hub: ConnectionHub;
+  dispatch: Dispatch;
   metrics: ConnectMetrics;
   logger: Logger;
 }
@@ -38,6 +43,10 @@ export function deliverPush(message: PushMessage, options: Omit<PushConsumerOpti
     // Redelivering an undecodable body would fail the same way forever.
     logger.error({ err: error, pushId: message.id }, 'undecodable push envelope dropped');
     return;
+  }
+  if (envelope.forwardedAck) {
+    applyForwardedAck(envelope.forwardedAck, message.id, options);
+    if (!envelope.frame) return;
   }
   const frame = envelope.frame;
   if (!frame?.kind) {
@@ -65,4 +74,25 @@ export function deliverPush(message: PushMessage, options: Omit<PushConsumerOpti
     }
     session.send(frame, bytes);
   }
+}
+
+/**
+ * Applies an Ack RPC another node took for a connection held here, if that
+ * connection is still here and still the same user's device. Redeliveries are
+ * harmless: an id is acked once and watermarks only move up.
+ */
+function applyForwardedAck(forwarded: internalV1.ForwardedAck, pushId: string, options: Omit<PushConsumerOptions, 'bus'>): void {
+  const { hub, dispatch, logger } = options;
+  const session = hub.find(forwarded.connectionId);
+  const identity = session?.identity;
+  if (!session || !identity || identity.userId !== forwarded.userId || identity.deviceId !== forwarded.deviceId) {
+    // Closed or replaced since the other node read presence: nothing to ack.
+    logger.debug({ pushId, connectionId: forwarded.connectionId }, 'forwarded ack for a connection not held here ignored');
+    return;
+  }
+  const frame: connectV1.ClientFrame = { kind: { $case: 'ack', value: forwarded.ack ?? { messageIds: [], delivered: [] } } };
+  // The RPC was already answered: a refusal (rate limit) can only reach the client on its stream.
+  dispatch(session, frame).catch((error: unknown) => {
+    logger.warn({ err: error, pushId, connectionId: forwarded.connectionId }, 'forwarded ack failed');
+  });
 }

@@ -53,6 +53,18 @@ function isValidDelivered(entry: connectV1.DeliveredUpTo): boolean {
   );
 }
 
+/**
+ * Why core could not take this ack, or undefined when it can. Shared with the Ack
+ * RPC, which checks an ack before forwarding it to the node holding the connection.
+ */
+export function ackRefusal(ack: connectV1.Ack): AppError | undefined {
+  if (ack.delivered.every(isValidDelivered)) return undefined;
+  return AppError.invalidArgument(
+    `Every delivered entry needs a conversation id of 1 to ${MAX_CONVERSATION_ID_LENGTH} characters without control characters, and a whole seq of 1 or more.`,
+    'ACK_INVALID',
+  );
+}
+
 const TOKEN_REFUSED = 'The access token is invalid or expired. Log in again or refresh the token.';
 
 export function createDispatch(deps: DispatchDependencies): Dispatch {
@@ -95,20 +107,11 @@ export function createDispatch(deps: DispatchDependencies): Dispatch {
 
   function acknowledge(session: ClientSession, ack: connectV1.Ack, options: DispatchOptions): void {
     const identity = session.identity!;
-    for (const entry of ack.delivered) {
-      if (!isValidDelivered(entry)) {
-        // Bad input changes nothing: the whole ack is refused, message ids included.
-        refuse(
-          session,
-          AppError.invalidArgument(
-            `Every delivered entry needs a conversation id of 1 to ${MAX_CONVERSATION_ID_LENGTH} characters without control characters, and a whole seq of 1 or more.`,
-            'ACK_INVALID',
-          ),
-          undefined,
-          options,
-        );
-        return;
-      }
+    const refusal = ackRefusal(ack);
+    if (refusal) {
+      // Bad input changes nothing: the whole ack is refused, message ids included.
+      refuse(session, refusal, undefined, options);
+      return;
     }
     for (const messageId of ack.messageIds) {
       // Ids this connection was not pushed (duplicates, stale, or someone else's)

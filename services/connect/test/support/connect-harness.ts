@@ -57,12 +57,17 @@ export interface Harness {
 export interface HarnessOptions {
   /** A presence registry double to use instead of a plain RecordingPresence. */
   presence?: RecordingPresence;
+  /**
+   * A push bus shared with other harnesses, to run several nodes in one process.
+   * The harness leaves a shared bus open on stop; its owner closes it.
+   */
+  bus?: MemoryPushBus;
 }
 
 export async function startHarness(overrides: ConfigSource = {}, options: HarnessOptions = {}): Promise<Harness> {
   const double = await startAuthAndCoreDouble();
   const presence = options.presence ?? new RecordingPresence();
-  const bus = new MemoryPushBus();
+  const bus = options.bus ?? new MemoryPushBus();
   const config = loadConnectConfig({
     CONNECT_GRPC_PORT: '0',
     CONNECT_HTTP_PORT: '0',
@@ -91,7 +96,7 @@ export async function startHarness(overrides: ConfigSource = {}, options: Harnes
     client,
     token: (userId, deviceId) => double.token({ userId, deviceId }),
     async publish(targets, frame, pushId = uuidv7()) {
-      const body = internalV1.PushEnvelope.encode({ targets, frame }).finish();
+      const body = internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined }).finish();
       const outcome = await bus.publish(service.nodeId, { id: pushId, body });
       if (outcome !== 'delivered') throw new Error(`push to ${service.nodeId} was ${outcome}`);
     },
@@ -102,7 +107,7 @@ export async function startHarness(overrides: ConfigSource = {}, options: Harnes
       channel.close();
       await double.close();
       await presence.close();
-      await bus.close();
+      if (!options.bus) await bus.close();
     },
   };
 }

@@ -41,7 +41,7 @@ export class Pusher {
     }
     const outcomes = await Promise.allSettled(
       [...byNode].map(([nodeId, targets]) =>
-        this.bus.publish(nodeId, { id: pushId, body: internalV1.PushEnvelope.encode({ targets, frame }).finish() }),
+        this.bus.publish(nodeId, { id: pushId, body: internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined }).finish() }),
       ),
     );
     const result: PushResult = { delivered: 0, unroutable: 0 };
