@@ -5,7 +5,7 @@
 // the URL, or using it for another method, makes it invalid. Also the key rules
 // every blob adapter enforces.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, ErrorCode } from '../../errors/app-error.js';
 
 export type BlobUrlOperation = 'get' | 'put';
 
@@ -46,6 +46,16 @@ export function assertBlobKey(key: string): void {
 export function assertContentType(contentType: string): void {
   if (contentType.length > 255 || !CONTENT_TYPE_PATTERN.test(contentType)) {
     throw AppError.invalidArgument('The content type must look like "image/png" (type/subtype).', 'BLOB_CONTENT_TYPE_INVALID');
+  }
+}
+
+/** Refuses a write every adapter must refuse: bad key or type, a size that is not a byte count or over `maxBytes`. */
+export function assertWritableBlob(key: string, contentType: string, size: number, maxBytes: number): void {
+  assertBlobKey(key);
+  assertContentType(contentType);
+  if (!Number.isSafeInteger(size) || size < 0) throw AppError.invalidArgument('The file size must be a whole number of bytes.');
+  if (size > maxBytes) {
+    throw new AppError(ErrorCode.InvalidArgument, `The file is larger than the ${maxBytes} bytes allowed.`, { reason: 'BLOB_TOO_LARGE' });
   }
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ErrorCode } from '../../errors/app-error.js';
 import type { BlobInfo, BlobStore, PresignedUpload } from './blob-store.js';
-import { assertBlobKey, assertContentType, secretBytes, signBlobUrl, type BlobUrlGrant } from './blob-url-signature.js';
+import { assertBlobKey, assertWritableBlob, secretBytes, signBlobUrl, type BlobUrlGrant } from './blob-url-signature.js';
 
 export interface LocalDiskBlobStoreOptions {
   /** Directory holding the blobs; created when missing. */
@@ -62,7 +62,7 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
-    this.checkWrite(key, contentType, bytes.length);
+    assertWritableBlob(key, contentType, bytes.length, this.maxBlobBytes);
     const dir = await this.folderOf(key);
     const temp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
     try {
@@ -80,7 +80,7 @@ export class LocalDiskBlobStore implements BlobStore {
    * Nothing is stored unless the whole body arrived.
    */
   async putStream(key: string, source: AsyncIterable<Uint8Array>, contentType: string, exactBytes: number): Promise<BlobInfo> {
-    this.checkWrite(key, contentType, exactBytes);
+    assertWritableBlob(key, contentType, exactBytes, this.maxBlobBytes);
     const dir = await this.folderOf(key);
     const temp = join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
     let received = 0;
@@ -162,7 +162,7 @@ export class LocalDiskBlobStore implements BlobStore {
     key: string,
     options: { contentType: string; contentLength: number; expiresInSeconds: number },
   ): Promise<PresignedUpload> {
-    this.checkWrite(key, options.contentType, options.contentLength);
+    assertWritableBlob(key, options.contentType, options.contentLength, this.maxBlobBytes);
     const exp = this.expiryOf(options.expiresInSeconds);
     const grant: BlobUrlGrant = { op: 'put', key, exp, len: options.contentLength, type: options.contentType };
     return {
@@ -182,16 +182,6 @@ export class LocalDiskBlobStore implements BlobStore {
     // Nothing is held open between calls.
   }
 
-  private checkWrite(key: string, contentType: string, size: number): void {
-    assertBlobKey(key);
-    assertContentType(contentType);
-    if (!Number.isSafeInteger(size) || size < 0) throw AppError.invalidArgument('The file size must be a whole number of bytes.');
-    if (size > this.maxBlobBytes) {
-      throw new AppError(ErrorCode.InvalidArgument, `The file is larger than the ${this.maxBlobBytes} bytes allowed.`, {
-        reason: 'BLOB_TOO_LARGE',
-      });
-    }
-  }
 
   private expiryOf(expiresInSeconds: number): number {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > this.maxUrlLifetimeSeconds) {

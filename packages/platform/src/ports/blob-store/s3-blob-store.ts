@@ -24,9 +24,9 @@ import { createHash, createHmac } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Client as MinioClient } from 'minio';
-import { AppError, ErrorCode } from '../../errors/app-error.js';
+import { AppError } from '../../errors/app-error.js';
 import type { BlobInfo, BlobStore, PresignedUpload } from './blob-store.js';
-import { assertBlobKey, assertContentType } from './blob-url-signature.js';
+import { assertBlobKey, assertWritableBlob } from './blob-url-signature.js';
 
 export interface S3BlobStoreOptions {
   /** Where this service reaches the storage, e.g. "http://127.0.0.1:9000" (scheme, host, port; no path). */
@@ -96,7 +96,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
-    this.checkWrite(key, contentType, bytes.length);
+    assertWritableBlob(key, contentType, bytes.length, this.maxBlobBytes);
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     await this.call(() => this.client.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }));
   }
@@ -127,7 +127,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async presignUpload(key: string, options: { contentType: string; contentLength: number; expiresInSeconds: number }): Promise<PresignedUpload> {
-    this.checkWrite(key, options.contentType, options.contentLength);
+    assertWritableBlob(key, options.contentType, options.contentLength, this.maxBlobBytes);
     const date = this.signingDate();
     const expires = this.checkLifetime(options.expiresInSeconds);
     const addressed = await this.publicClient.presignedUrl('PUT', this.bucket, key, expires, {}, date);
@@ -193,16 +193,6 @@ export class S3BlobStore implements BlobStore {
     return expiresInSeconds;
   }
 
-  private checkWrite(key: string, contentType: string, size: number): void {
-    assertBlobKey(key);
-    assertContentType(contentType);
-    if (!Number.isSafeInteger(size) || size < 0) throw AppError.invalidArgument('The file size must be a whole number of bytes.');
-    if (size > this.maxBlobBytes) {
-      throw new AppError(ErrorCode.InvalidArgument, `The file is larger than the ${this.maxBlobBytes} bytes allowed.`, {
-        reason: 'BLOB_TOO_LARGE',
-      });
-    }
-  }
 }
 
 /** The minio client's connection settings from "http(s)://host[:port]". */
