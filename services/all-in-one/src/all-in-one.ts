@@ -50,7 +50,9 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
   loadConnectConfig(source);
   loadEdgeConfig(source);
 
-  const logger = createLogger({ service: 'all-in-one', level: config.LOG_LEVEL, destination: options.logDestination });
+  // One stream for the whole process; each service's lines carry its own name.
+  const root = createLogger({ level: config.LOG_LEVEL, destination: options.logDestination });
+  const logger = root.child({ service: 'all-in-one' });
   const cleanup: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const step of cleanup.reverse()) {
@@ -82,7 +84,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
 
     const auth = await startAuthService({
       config: loadAuthConfig(source),
-      logger: logger.child({ service: 'auth' }),
+      logger: root.child({ service: 'auth' }),
       databaseUrl,
       nonces,
     });
@@ -91,7 +93,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     const withAuth = { ...source, AUTH_ADDRESS: auth.grpcAddress };
     const core = await startCoreService({
       config: loadCoreConfig(withAuth),
-      logger: logger.child({ service: 'core' }),
+      logger: root.child({ service: 'core' }),
       databaseUrl,
       presence,
       bus,
@@ -100,7 +102,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
 
     const connect = await startConnectService({
       config: loadConnectConfig({ ...withAuth, CORE_ADDRESS: core.grpcAddress }),
-      logger: logger.child({ service: 'connect' }),
+      logger: root.child({ service: 'connect' }),
       presence,
       bus,
     });
@@ -109,7 +111,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
 
     const edge = await startEdgeService({
       config: loadEdgeConfig(withAuth),
-      logger: logger.child({ service: 'edge' }),
+      logger: root.child({ service: 'edge' }),
       rateLimiter,
       upstreams: {
         auth: auth.grpcAddress,

@@ -32,7 +32,11 @@ export const REDACTED_PATHS = [
 ];
 
 export interface LoggerOptions {
-  service: string;
+  /**
+   * Set as `service` on every line. Leave it out for a root logger whose children
+   * each name their service (the all-in-one), so no line carries the key twice.
+   */
+  service?: string;
   level?: string;
   /** Where lines go; stdout when omitted. Tests pass a stream to capture lines. */
   destination?: NodeJS.WritableStream;
@@ -42,7 +46,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level ?? 'info',
-      base: { service: options.service },
+      base: options.service ? { service: options.service } : {},
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
