@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthClient, ImClient } from '@im-mesh/sdk';
 import { nodePlatform } from '@im-mesh/sdk/node';
-import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
+import { createTestDatabase, FREE_PORTS, type TestDatabase } from '@im-mesh/platform/testing';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 interface Device {
@@ -30,13 +30,7 @@ describe('several processes of each service on real PostgreSQL, Redis and Rabbit
       PRESENCE: 'redis',
       BUS: 'rabbitmq',
       LIMITS: 'redis',
-      AUTH_GRPC_PORT: '0',
-      AUTH_HTTP_PORT: '0',
-      CORE_GRPC_PORT: '0',
-      CORE_HTTP_PORT: '0',
-      CONNECT_GRPC_PORT: '0',
-      CONNECT_HTTP_PORT: '0',
-      EDGE_PORT: '0',
+      ...FREE_PORTS,
     };
     const auth = await startServiceProcess('auth', shared);
     processes.push(auth);

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { AuthClient } from '@im-mesh/sdk';
 import { nodePlatform } from '@im-mesh/sdk/node';
-import { FREE_PORTS, newUser, openClient, waitFor } from './support/mesh-harness.js';
+import { FREE_PORTS } from '@im-mesh/platform/testing';
+import { newUser, openClient, waitFor } from './support/mesh-harness.js';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const varDir = mkdtempSync(join(tmpdir(), 'im-all-in-one-'));

@@ -15,7 +15,7 @@
 //   connect nodes and RabbitMQ, so the broker can be made unreachable or its
 //   confirms blackholed without touching the shared broker; likewise for Redis.
 import { randomBytes } from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
+import { createTestDatabase, FREE_PORTS, type TestDatabase } from '@im-mesh/platform/testing';
 import { startServiceProcess, type ServiceName, type ServiceProcess } from '../../support/service-process.js';
 import { FaultProxy } from './fault-proxy.js';
 import { requireSharedServers } from './shared-servers.js';
@@ -103,13 +103,7 @@ export class SplitSystem {
       PRESENCE: 'redis',
       BUS: 'rabbitmq',
       LIMITS: 'redis',
-      AUTH_GRPC_PORT: '0',
-      AUTH_HTTP_PORT: '0',
-      CORE_GRPC_PORT: '0',
-      CORE_HTTP_PORT: '0',
-      CONNECT_GRPC_PORT: '0',
-      CONNECT_HTTP_PORT: '0',
-      EDGE_PORT: '0',
+      ...FREE_PORTS,
       CONNECT_HEARTBEAT_INTERVAL_MS: '2000',
       CORE_OUTBOX_POLL_MS: '500',
       // Every test client comes from 127.0.0.1: the per-IP limits are for the internet, not this storm.

@@ -7,20 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { AuthClient, ImClient, MemorySyncStateStore, type SyncStateStore } from '@im-mesh/sdk';
 import { nodePlatform } from '@im-mesh/sdk/node';
-import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
+import { createTestDatabase, FREE_PORTS, type TestDatabase } from '@im-mesh/platform/testing';
 import { startAllInOne, type AllInOne } from '../../src/all-in-one.js';
 
 export type Transport = 'grpc' | 'grpc-web' | 'websocket';
-
-export const FREE_PORTS = {
-  EDGE_PORT: '0',
-  AUTH_GRPC_PORT: '0',
-  AUTH_HTTP_PORT: '0',
-  CORE_GRPC_PORT: '0',
-  CORE_HTTP_PORT: '0',
-  CONNECT_GRPC_PORT: '0',
-  CONNECT_HTTP_PORT: '0',
-};
 
 export interface TestMesh {
   mesh: AllInOne;
