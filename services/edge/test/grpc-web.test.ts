@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { authV1, connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
 import { Status } from 'nice-grpc';
 import { createChannel, createClient, FetchTransport, Metadata } from 'nice-grpc-web';
+import { readThreePongsThenCancel } from './support/read-three-pongs.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
 import { capturingLogger, startTestEdge, type TestEdge } from './support/test-edge.js';
 import { startUpstreamDoubles, type UpstreamDoubles } from './support/upstream-doubles.js';
@@ -91,19 +92,8 @@ describe('grpc-web through the edge', () => {
   test('nice-grpc-web server streaming: Subscribe delivers each frame while the stream stays open, and cancel reaches connect', async () => {
     const channel = createChannel(edge.url, FetchTransport());
     const connect = createClient(connectV1.ConnectServiceDefinition, channel);
-    const abort = new AbortController();
     const cancelledBefore = upstreams.calls.subscribeCancelled;
-    const seen: number[] = [];
-    await assert.rejects(
-      (async () => {
-        const stream = connect.subscribe({}, { signal: abort.signal, metadata: Metadata({ authorization: `Bearer ${issuer.accessToken()}` }) });
-        for await (const response of stream) {
-          if (response.frame?.kind?.$case === 'pong') seen.push(response.frame.kind.value.clientTimeMs);
-          if (seen.length === 3) abort.abort();
-        }
-      })(),
-      (error: Error) => error.name === 'AbortError',
-    );
+    const seen = await readThreePongsThenCancel((request, options) => connect.subscribe(request, options), issuer.accessToken());
     assert.deepEqual(seen, [1, 2, 3]);
     const deadline = Date.now() + 3_000;
     while (upstreams.calls.subscribeCancelled === cancelledBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
