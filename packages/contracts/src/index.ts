@@ -6,6 +6,8 @@
 export * as authV1 from '../gen/im/auth/v1/auth.js';
 export * as commonV1 from '../gen/im/common/v1/error.js';
 export * as connectV1 from '../gen/im/connect/v1/connect.js';
+export * as fileV1 from '../gen/im/file/v1/file.js';
 export * as internalV1 from '../gen/im/internal/v1/internal.js';
 export * as messageV1 from '../gen/im/message/v1/message.js';
+export * as userV1 from '../gen/im/user/v1/user.js';
 
