@@ -30,6 +30,30 @@ export function describeEphemeralStoreContract(name: string, open: () => Promise
       assert.deepEqual(results.filter((v) => v !== undefined), ['burn-me']);
     }));
 
+    test('takeIfEqual: a wrong value leaves the key, the right one takes it once', withAdapter(open, async (store) => {
+      const key = uniqueName('sms-code');
+      await store.put(key, 'mac-of-123456', 60);
+      assert.equal(await store.takeIfEqual(key, 'mac-of-000000'), false, 'a wrong guess must not match');
+      assert.equal(await store.takeIfEqual(key, 'mac-of-123456'), true, 'the wrong guess must not have burnt the code');
+      assert.equal(await store.takeIfEqual(key, 'mac-of-123456'), false, 'a code works once');
+      assert.equal(await store.take(key), undefined);
+      assert.equal(await store.takeIfEqual(uniqueName('never-stored'), ''), false, 'nothing stored matches nothing, not even ""');
+    }));
+
+    test('of 50 concurrent takeIfEqual calls with the right value, exactly one wins', withAdapter(open, async (store) => {
+      const key = uniqueName('sms-code');
+      await store.put(key, 'right', 60);
+      const wins = await Promise.all(Array.from({ length: 50 }, (_, i) => store.takeIfEqual(key, i % 2 === 0 ? 'right' : 'wrong')));
+      assert.equal(wins.filter(Boolean).length, 1);
+    }));
+
+    test('takeIfEqual never matches an expired value', withAdapter(open, async (store) => {
+      const key = uniqueName('sms-code');
+      await store.put(key, 'short-lived', 1);
+      await sleep(1_200);
+      assert.equal(await store.takeIfEqual(key, 'short-lived'), false);
+    }));
+
     test('putIfAbsent stores only when nothing live is there', withAdapter(open, async (store) => {
       const key = uniqueName('lock');
       assert.equal(await store.putIfAbsent(key, 'first', 60), true);

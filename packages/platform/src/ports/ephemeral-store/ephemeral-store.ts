@@ -6,6 +6,10 @@
 // - `take` returns the value and deletes it in one atomic step: of any number of
 //   concurrent takes of one key, exactly one gets the value. Expired values are
 //   never returned.
+// - `takeIfEqual` deletes the key only when it holds exactly `expected`, in one
+//   atomic step, and says whether it did: of concurrent calls with the right
+//   value exactly one gets true; a wrong value leaves the key untouched (a wrong
+//   SMS code guess must not burn the right code, a right one burns it).
 // - `increment` adds 1 to a counter that expires `ttlSeconds` after its first
 //   increment and returns the new count (attempt caps).
 
@@ -13,6 +17,7 @@ export interface EphemeralStore {
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   putIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   take(key: string): Promise<string | undefined>;
+  takeIfEqual(key: string, expected: string): Promise<boolean>;
   increment(key: string, ttlSeconds: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -32,6 +32,12 @@ export class MemoryEphemeralStore implements EphemeralStore {
     return entry?.value;
   }
 
+  async takeIfEqual(key: string, expected: string): Promise<boolean> {
+    if (this.live(key)?.value !== expected) return false;
+    this.entries.delete(key);
+    return true;
+  }
+
   async increment(key: string, ttlSeconds: number): Promise<number> {
     const entry = this.live(key);
     if (!entry) {

@@ -5,7 +5,7 @@
 // TTLs are sent in milliseconds (PX/PEXPIRE) so fractional seconds are kept
 // rather than rejected by EX.
 import type { Redis } from 'ioredis';
-import { closeRedis } from '../redis-connection.js';
+import { closeRedis, defineRedisScript } from '../redis-connection.js';
 import type { EphemeralStore } from './ephemeral-store.js';
 
 export interface RedisEphemeralStoreOptions {
@@ -15,13 +15,25 @@ export interface RedisEphemeralStoreOptions {
   ownsClient?: boolean;
 }
 
+// KEYS[1] the key; ARGV[1] the expected value. Deletes and returns 1 only on an
+// exact match, so compare and delete are one step for every client.
+const TAKE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
 export class RedisEphemeralStore implements EphemeralStore {
   private readonly prefix: string;
   private readonly ownsClient: boolean;
+  private readonly takeIfEqualScript;
 
   constructor(private readonly client: Redis, options: RedisEphemeralStoreOptions = {}) {
     this.prefix = options.keyPrefix ?? 'im:ephemeral:';
     this.ownsClient = options.ownsClient ?? false;
+    this.takeIfEqualScript = defineRedisScript<number>(client, 'imEphemeralTakeIfEqual', 1, TAKE_IF_EQUAL);
   }
 
   async put(key: string, value: string, ttlSeconds: number): Promise<void> {
@@ -34,6 +46,10 @@ export class RedisEphemeralStore implements EphemeralStore {
 
   async take(key: string): Promise<string | undefined> {
     return (await this.client.getdel(this.keyOf(key))) ?? undefined;
+  }
+
+  async takeIfEqual(key: string, expected: string): Promise<boolean> {
+    return (await this.takeIfEqualScript([this.keyOf(key)], [expected])) === 1;
   }
 
   async increment(key: string, ttlSeconds: number): Promise<number> {
