@@ -6,6 +6,7 @@ export { createServiceRegistry, processMetricsRegistry, renderMetrics } from './
 export { handleOpsRequest, startServiceHttpServer, type HttpHandler, type OpsEndpoints, type ReadinessCheck, type ServiceHttpServer } from './ops/ops-http.js';
 export { Shutdown } from './lifecycle/shutdown.js';
 export { uuidv7, isUuid } from './ids/uuid7.js';
+export * from './crypto/index.js';
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from './grpc/grpc-server.js';
 export { errorBoundary, toServerError } from './grpc/error-boundary.js';
 export { openChannel, createServiceClient, type GrpcClientOptions, type ServiceChannel } from './grpc/grpc-client.js';
@@ -39,3 +40,10 @@ export {
   type InfrastructureNeeds,
 } from './composition/infrastructure.js';
 export { runStandalone, type StandaloneContext, type StandaloneOptions } from './composition/run-standalone.js';
+export {
+  blobStorageConfigShape,
+  openBlobStorage,
+  type BlobStorage,
+  type BlobStorageConfig,
+  type BlobStorageOptions,
+} from './composition/blob-storage.js';
