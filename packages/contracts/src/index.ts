@@ -8,6 +8,7 @@ export * as commonV1 from '../gen/im/common/v1/error.js';
 export * as connectV1 from '../gen/im/connect/v1/connect.js';
 export * as fileV1 from '../gen/im/file/v1/file.js';
 export * as internalV1 from '../gen/im/internal/v1/internal.js';
-export * as messageV1 from '../gen/im/message/v1/message.js';
+export * as groupV1 from '../gen/im/group/v1/group.js';
+export * as messageV1 from './message-v1.js';
 export * as userV1 from '../gen/im/user/v1/user.js';
 
