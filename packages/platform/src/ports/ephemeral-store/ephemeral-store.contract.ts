@@ -30,6 +30,16 @@ export function describeEphemeralStoreContract(name: string, open: () => Promise
       assert.deepEqual(results.filter((v) => v !== undefined), ['burn-me']);
     }));
 
+    test('get reads a value without removing it, and never an expired one', withAdapter(open, async (store) => {
+      const key = uniqueName('known-address');
+      assert.equal(await store.get(key), undefined);
+      await store.put(key, '1', 1);
+      assert.equal(await store.get(key), '1');
+      assert.equal(await store.get(key), '1', 'get leaves the value');
+      await sleep(1_200);
+      assert.equal(await store.get(key), undefined);
+    }));
+
     test('takeIfEqual: a wrong value leaves the key, the right one takes it once', withAdapter(open, async (store) => {
       const key = uniqueName('sms-code');
       await store.put(key, 'mac-of-123456', 60);

@@ -6,6 +6,8 @@
 // - `take` returns the value and deletes it in one atomic step: of any number of
 //   concurrent takes of one key, exactly one gets the value. Expired values are
 //   never returned.
+// - `get` returns the live value and leaves it in place (for markers such as
+//   "this address logged in to this account before"; never for single-use values).
 // - `takeIfEqual` deletes the key only when it holds exactly `expected`, in one
 //   atomic step, and says whether it did: of concurrent calls with the right
 //   value exactly one gets true; a wrong value leaves the key untouched (a wrong
@@ -17,6 +19,7 @@ export interface EphemeralStore {
   put(key: string, value: string, ttlSeconds: number): Promise<void>;
   putIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
   take(key: string): Promise<string | undefined>;
+  get(key: string): Promise<string | undefined>;
   takeIfEqual(key: string, expected: string): Promise<boolean>;
   increment(key: string, ttlSeconds: number): Promise<number>;
   close(): Promise<void>;

@@ -32,6 +32,10 @@ export class MemoryEphemeralStore implements EphemeralStore {
     return entry?.value;
   }
 
+  async get(key: string): Promise<string | undefined> {
+    return this.live(key)?.value;
+  }
+
   async takeIfEqual(key: string, expected: string): Promise<boolean> {
     if (this.live(key)?.value !== expected) return false;
     this.entries.delete(key);

@@ -48,6 +48,10 @@ export class RedisEphemeralStore implements EphemeralStore {
     return (await this.client.getdel(this.keyOf(key))) ?? undefined;
   }
 
+  async get(key: string): Promise<string | undefined> {
+    return (await this.client.get(this.keyOf(key))) ?? undefined;
+  }
+
   async takeIfEqual(key: string, expected: string): Promise<boolean> {
     return (await this.takeIfEqualScript([this.keyOf(key)], [expected])) === 1;
   }
