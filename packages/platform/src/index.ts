@@ -47,3 +47,11 @@ export {
   type BlobStorageConfig,
   type BlobStorageOptions,
 } from './composition/blob-storage.js';
+export { pushNotifierConfigShape, openPushNotifier, type PushNotifierConfig } from './composition/push-notifier-selection.js';
+export {
+  blobStorageConfigShape,
+  openBlobStorage,
+  type BlobStorage,
+  type BlobStorageConfig,
+  type BlobStorageOptions,
+} from './composition/blob-storage.js';

@@ -45,6 +45,7 @@ before(async () => {
   const verifier = new AccessTokenVerifier({ issuer: 'im-mesh', audience: 'im-mesh', source: async () => ({ keys: [] }) });
   server.addWith(requireAccessToken(verifier), internalV1.UserDirectoryServiceDefinition, {
     lookupUsers: async () => ({ users: [] }),
+    findUser: async () => ({ user: undefined }),
   });
   const port = await server.listen('127.0.0.1', 0);
   address = `127.0.0.1:${port}`;

@@ -68,5 +68,10 @@ export function userDirectoryService(directory: UserDirectory): internalV1.UserD
     async lookupUsers(request) {
       return { users: await directory.lookup(request.userIds) };
     },
+    async findUser(request) {
+      // Only usernames today; phone numbers join once auth stores them behind a blind index.
+      if (request.key?.$case !== 'username') return { user: undefined };
+      return { user: await directory.findByUsername(request.key.value) };
+    },
   };
 }

@@ -19,6 +19,17 @@ export { DEFAULT_CONSUL_URL, type BlockingQueryOptions, type ConsulConnectionOpt
 export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions, type OpenedBlob } from './blob-store/local-disk-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './blob-store/s3-blob-store.js';
 export { createBlobHttpHandler, type BlobHttpHandlerOptions } from './blob-store/blob-http-handler.js';
+export type { OfflineNotice, OfflineNoticePayload, PushNotifier } from './push-notifier/push-notifier.js';
+export { LogPushNotifier, type LogPushNotifierOptions } from './push-notifier/log-push-notifier.js';
+export {
+  WebhookPushNotifier,
+  signWebhookBody,
+  verifyWebhookSignature,
+  SIGNATURE_HEADER,
+  DELIVERY_ID_HEADER,
+  type WebhookPushNotifierOptions,
+  type WebhookCounters,
+} from './push-notifier/webhook-push-notifier.js';
 export { assertBlobKey, blobKeyProblem } from './blob-store/blob-url-signature.js';
 export {
   openRedis,

@@ -3,6 +3,7 @@
 // are not canonical UUIDs cannot name a user, so they are simply left out.
 import { AppError, isUuid } from '@im-mesh/platform';
 import type { AccountStore, UserSummaryRow } from '../storage/account-store.js';
+import { isValidUsername } from './account-rules.js';
 
 /** Most ids one LookupUsers call may ask about. */
 export const LOOKUP_MAX_IDS = 1000;
@@ -17,5 +18,14 @@ export class UserDirectory {
     }
     const ids = [...new Set(userIds.filter(isUuid))];
     return this.accounts.findActiveUsers(ids);
+  }
+
+  /**
+   * The enabled user with exactly this username (any letter case), for user
+   * search; undefined when none. A name no account could hold is not looked up.
+   */
+  async findByUsername(username: string): Promise<UserSummaryRow | undefined> {
+    if (!isValidUsername(username)) return undefined;
+    return this.accounts.findActiveUserByUsername(username);
   }
 }

@@ -78,4 +78,16 @@ export class AccountStore {
     );
     return rows.map((row) => ({ userId: row.id, username: row.username, displayName: row.display_name }));
   }
+
+  /** The enabled user named `username` in any letter case (user search), if any. */
+  async findActiveUserByUsername(username: string): Promise<UserSummaryRow | undefined> {
+    const rows = await withConnection(this.db, (sql) =>
+      sql<{ id: string; username: string; display_name: string }>(
+        `SELECT id, username, display_name FROM users WHERE lower(username) = lower($1) AND disabled_at IS NULL`,
+        [username],
+      ),
+    );
+    const row = rows[0];
+    return row && { userId: row.id, username: row.username, displayName: row.display_name };
+  }
 }

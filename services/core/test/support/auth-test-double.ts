@@ -41,6 +41,12 @@ export async function startAuthTestDouble(users: readonly string[]): Promise<Aut
       lookupCount += 1;
       return { users: request.userIds.filter((id) => known.has(id)).map((userId) => ({ userId, username: `user-${userId.slice(0, 8)}`, displayName: '' })) };
     },
+    async findUser(request) {
+      // Usernames here are "user-<first 8 characters of the id>", as lookupUsers answers.
+      const wanted = request.key?.$case === 'username' ? request.key.value.toLowerCase() : '';
+      const userId = [...known].find((id) => `user-${id.slice(0, 8)}` === wanted);
+      return { user: userId ? { userId, username: wanted, displayName: '' } : undefined };
+    },
   });
   const port = await server.listen('127.0.0.1:0');
 

@@ -27,13 +27,16 @@ export function createBlobHttpHandler(
 ): HttpHandler {
   const key = secretBytes(secret);
   const now = options.now ?? Date.now;
-  const prefix = `${new URL(store.publicBaseUrl).pathname.replace(/\/+$/, '')}/blobs/`;
+  // The path under the public address; asked per request because the address
+  // may be known only once the serving port is bound.
+  const prefixOf = () => `${new URL(store.publicBaseUrl).pathname.replace(/\/+$/, '')}/blobs/`;
 
   return async function serveBlob(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://blob.invalid');
+    const prefix = prefixOf();
     if (!url.pathname.startsWith(prefix)) return false;
     try {
-      await answer(req, res, url);
+      await answer(req, res, url, prefix);
     } catch (error) {
       // A client that hangs up mid-transfer is not a server fault.
       const clientLeft = (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
@@ -44,7 +47,7 @@ export function createBlobHttpHandler(
     return true;
   };
 
-  async function answer(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function answer(req: IncomingMessage, res: ServerResponse, url: URL, prefix: string): Promise<void> {
     const method = req.method ?? 'GET';
     const op = method === 'GET' || method === 'HEAD' ? 'get' : method === 'PUT' ? 'put' : undefined;
     if (!op) {

@@ -16,8 +16,12 @@ import { assertBlobKey, assertWritableBlob, secretBytes, signBlobUrl, type BlobU
 export interface LocalDiskBlobStoreOptions {
   /** Directory holding the blobs; created when missing. */
   root: string;
-  /** Where clients reach the blob HTTP handler, e.g. "http://127.0.0.1:9191". */
-  publicBaseUrl: string;
+  /**
+   * Where clients reach the blob HTTP handler, e.g. "http://127.0.0.1:9191". A
+   * function is asked each time a URL is signed, for a port bound after the
+   * store was made (the all-in-one's edge).
+   */
+  publicBaseUrl: string | (() => string);
   /** HMAC key for presigned URLs, at least 16 bytes; share it with createBlobHttpHandler. */
   secret: string | Uint8Array;
   /** Largest blob accepted, in bytes. 100 MiB by default. */
@@ -44,21 +48,27 @@ export interface OpenedBlob {
 
 export class LocalDiskBlobStore implements BlobStore {
   readonly root: string;
-  readonly publicBaseUrl: string;
   readonly maxBlobBytes: number;
   private readonly secret: Buffer;
   private readonly maxUrlLifetimeSeconds: number;
   private readonly now: () => number;
+  private readonly baseUrl: () => string;
   /** Per-key chain of metadata switches, so concurrent writers never orphan a data file. */
   private readonly commits = new Map<string, Promise<unknown>>();
 
   constructor(options: LocalDiskBlobStoreOptions) {
     this.root = options.root;
-    this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
+    const base = options.publicBaseUrl;
+    this.baseUrl = typeof base === 'string' ? () => base : base;
     this.secret = secretBytes(options.secret);
     this.maxBlobBytes = options.maxBlobBytes ?? 100 * 1024 * 1024;
     this.maxUrlLifetimeSeconds = options.maxUrlLifetimeSeconds ?? 7 * 24 * 3600;
     this.now = options.now ?? Date.now;
+  }
+
+  /** Where clients reach the blob HTTP handler, without a trailing slash. */
+  get publicBaseUrl(): string {
+    return this.baseUrl().replace(/\/+$/, '');
   }
 
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
