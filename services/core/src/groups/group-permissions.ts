@@ -26,7 +26,8 @@ export type GroupAction =
   | 'setRole'
   | 'transferOwnership'
   | 'setMuteAll'
-  | 'dissolve';
+  | 'dissolve'
+  | 'recallOthers';
 
 /**
  * - `always`: the role may.
@@ -54,6 +55,8 @@ export const GROUP_PERMISSIONS: Readonly<Record<GroupAction, Readonly<Record<Gro
   transferOwnership: { [ROLE_OWNER]: 'overLowerRoles', [ROLE_ADMIN]: 'never', [ROLE_MEMBER]: 'never' },
   setMuteAll: { [ROLE_OWNER]: 'always', [ROLE_ADMIN]: 'always', [ROLE_MEMBER]: 'never' },
   dissolve: { [ROLE_OWNER]: 'always', [ROLE_ADMIN]: 'never', [ROLE_MEMBER]: 'never' },
+  // Recalling someone else's message, at any age (senders recall their own within the window).
+  recallOthers: { [ROLE_OWNER]: 'always', [ROLE_ADMIN]: 'always', [ROLE_MEMBER]: 'never' },
 };
 
 /** What a decision needs to know besides the actor's role. */
@@ -81,6 +84,7 @@ const ACTION_WORDS: Record<GroupAction, string> = {
   transferOwnership: 'transfer ownership',
   setMuteAll: 'turn mute-all on or off',
   dissolve: 'dissolve this group',
+  recallOthers: "recall other people's messages",
 };
 
 /** Reads the table; pure, so the table-driven test covers every cell. */
@@ -116,4 +120,14 @@ export function requireGroupPermission(action: GroupAction, context: GroupPermis
 
 export function roleName(role: GroupRoleNumber): string {
   return role === ROLE_OWNER ? 'the owner' : role === ROLE_ADMIN ? 'an admin' : 'a member';
+}
+
+/**
+ * For actions on another member: refuses up front a role that may never do
+ * `action` whoever the target is, so a member asking to kick a non-member hears
+ * "not allowed" rather than "no such member". The full check with the target's
+ * role follows with requireGroupPermission.
+ */
+export function requireRoleMayEver(action: GroupAction, actorRole: GroupRoleNumber): void {
+  if (GROUP_PERMISSIONS[action][actorRole] === 'never') requireGroupPermission(action, { actorRole });
 }

@@ -1,0 +1,37 @@
+// The group half of SendMessage's policy (a SendPolicy, run inside the send
+// transaction, so a mute committed before the send is always seen): a dissolved
+// group takes no messages, a former member is told the group is not theirs, a
+// muted member waits, and while mute-all is on only the owner and admins speak.
+// Also the group's RecallAuthority: owners and admins recall others' messages.
+import { AppError } from '@im-mesh/platform';
+import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
+import type { RecallAuthority, SendAttempt, SendPolicy } from '../messages/send-policy.js';
+import { groupSendState } from '../storage/group-store.js';
+import type { Sql } from '../storage/sql.js';
+import { decideGroupPermission, requireGroupPermission, type GroupRoleNumber } from './group-permissions.js';
+
+export class GroupSendPolicy implements SendPolicy, RecallAuthority {
+  constructor(
+    /** Milliseconds since the epoch; for tests. */
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Throws the refusal, if any; does nothing for conversations that are not groups. */
+  async check(tx: Sql, attempt: SendAttempt): Promise<void> {
+    const state = await groupSendState(tx, attempt.conversationId, attempt.senderId);
+    if (!state) return;
+    if (state.dissolved) throw AppError.failedPrecondition('This group was dissolved; it takes no new messages.', 'GROUP_DISSOLVED');
+    if (!state.member) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
+    const mutedUntil = state.member.muted_until;
+    if (mutedUntil !== null && mutedUntil.getTime() > this.now()) {
+      throw AppError.permissionDenied(`You are muted in this group until ${mutedUntil.toISOString()}.`, 'GROUP_MEMBER_MUTED');
+    }
+    requireGroupPermission('send', { actorRole: state.member.role as GroupRoleNumber, muteAll: state.muteAll });
+  }
+
+  async mayRecallOthers(tx: Sql, conversationId: string, actorId: string): Promise<boolean> {
+    const state = await groupSendState(tx, conversationId, actorId);
+    if (!state?.member || state.dissolved) return false;
+    return decideGroupPermission('recallOthers', { actorRole: state.member.role as GroupRoleNumber }).allowed;
+  }
+}
