@@ -27,32 +27,31 @@ export interface PushConsumerOptions {
 /** Starts consuming the node's pushes; close the subscription to stop. */
 export function consumePushes(options: PushConsumerOptions): Promise<PushSubscription> {
   const { bus, hub } = options;
-  return bus.consume(hub.nodeId, (message) => {
+  return bus.consume(hub.nodeId, async (message) => {
     deliverPush(message, options);
-    return Promise.resolve();
   });
 }
 
-/** Writes one push to its local targets. Never throws: a bad push is logged and dropped. */
+/**
+ * Writes one push to its local targets. Throws for a poison push (an undecodable
+ * body, or an envelope carrying nothing this node acts on): the bus then
+ * redelivers it up to its delivery limit and dead-letters it, where an operator
+ * can inspect it, while the pushes behind it keep flowing.
+ */
 export function deliverPush(message: PushMessage, options: Omit<PushConsumerOptions, 'bus'>): void {
-  const { hub, metrics, logger } = options;
+  const { hub, metrics } = options;
   let envelope: internalV1.PushEnvelope;
   try {
     envelope = internalV1.PushEnvelope.decode(message.body);
   } catch (error) {
-    // Redelivering an undecodable body would fail the same way forever.
-    logger.error({ err: error, pushId: message.id }, 'undecodable push envelope dropped');
-    return;
+    throw new Error(`push ${message.id} is not a PushEnvelope`, { cause: error });
   }
   if (envelope.forwardedAck) {
     applyForwardedAck(envelope.forwardedAck, message.id, options);
     if (!envelope.frame) return;
   }
   const frame = envelope.frame;
-  if (!frame?.kind) {
-    logger.error({ pushId: message.id }, 'push envelope without a frame dropped');
-    return;
-  }
+  if (!frame?.kind) throw new Error(`push ${message.id} carries nothing to act on (no frame or forwarded ack)`);
   let encoded: Uint8Array | undefined;
   const bytes: FrameBytes = () => (encoded ??= connectV1.ServerFrame.encode(frame).finish());
   const pushed = frame.kind.$case === 'message' ? frame.kind.value : undefined;
