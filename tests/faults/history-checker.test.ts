@@ -3,7 +3,7 @@
 // fault scenarios' green would mean nothing.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { messageV1 } from '@im-mesh/contracts';
+import { messageV1 } from '@im-mesh/contracts';
 import type { ImClient } from '@im-mesh/sdk';
 import { ClientError, Status } from 'nice-grpc-common';
 import { History, type TrackedDevice } from './support/history.js';
@@ -29,7 +29,7 @@ function response(seq: number): messageV1.SendMessageResponse {
 }
 
 function shown(history: History, device: string, senderId: string, clientMsgId: string, seq: number, messageId = `m-${seq}`): void {
-  history.recordShown(device, { messageId, conversationId: CONVERSATION, seq, senderId, senderDeviceId: 'a-phone', clientMsgId, content: undefined, sentAt: undefined });
+  history.recordShown(device, messageV1.Message.fromPartial({ messageId, conversationId: CONVERSATION, seq, senderId, senderDeviceId: 'a-phone', clientMsgId }));
 }
 
 /** Alice (one device) writes to Bob (two devices); returns the history and a sender whose seqs count up. */

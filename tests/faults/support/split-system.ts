@@ -79,6 +79,12 @@ export class SplitSystem {
     return `http://${this.edge.grpcAddress}`;
   }
 
+  /** The run's database (auth's and core's tables), for scenarios that check stored state. */
+  get databaseUrl(): string {
+    if (!this.database) throw new Error('the system has no database yet');
+    return this.database.url;
+  }
+
   nodeId(index: number): string {
     return `fault-${this.run}-node-${index + 1}`;
   }
