@@ -12,6 +12,10 @@ import { nodePlatform } from '../src/node.js';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
+function smsDisabled(): never {
+  throw new ServerError(Status.FAILED_PRECONDITION, 'SMS codes are not enabled on this server.');
+}
+
 class FakeAuthService {
   readonly passwords = new Map<string, string>();
   readonly nonces = new Map<string, string>();
@@ -80,6 +84,11 @@ class FakeAuthService {
       if (!this.accessTokens.delete(token)) throw new ServerError(Status.UNAUTHENTICATED, 'Not logged in.');
       return {};
     },
+    // The SDK has no SMS flows yet; the fake answers them as a server with SMS turned off would.
+    sendSmsCode: async () => smsDisabled(),
+    registerWithSmsCode: async () => smsDisabled(),
+    loginWithSmsCode: async () => smsDisabled(),
+    resetPasswordWithSmsCode: async () => smsDisabled(),
   };
 }
 
