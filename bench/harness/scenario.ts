@@ -1,0 +1,78 @@
+// What every scenario gets (the running system, its size options, a progress
+// line) and what it hands back (the result file's content).
+import type { SystemUnderTest } from './system-under-test.js';
+
+export type Size = 'tiny' | 'real';
+
+export interface ScenarioContext {
+  readonly system: SystemUnderTest;
+  readonly size: Size;
+  /** Measured phase length in ms, when given on the command line (each scenario has its own default). */
+  readonly durationMs: number | undefined;
+  /** One progress line (overwritten in place on a terminal). */
+  progress(line: string): void;
+  /** A line that stays. */
+  log(line: string): void;
+}
+
+/** A target row of the issue's table, with what this run measured. */
+export interface TargetCheck {
+  what: string;
+  unit: string;
+  measured: number;
+  /** The first bar ("target") and the goal behind it; `higher` says which way is better. */
+  target: number;
+  goal: number;
+  higherIsBetter: boolean;
+}
+
+export interface LossCounts {
+  /** Deliveries the receivers should show: acked sends times the recipient's devices. */
+  expected: number;
+  received: number;
+  lost: number;
+  /** Shown more than once on one connection (a bus redelivery not deduped). */
+  duplicated: number;
+  reordered: number;
+  /** Received but never acked to the sender (a send that failed or timed out but was stored). */
+  unexpected: number;
+}
+
+export interface SeriesPoint {
+  /** Seconds since the measured phase began. */
+  t: number;
+  deliveriesPerSecond: number;
+  sendsAckedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  mode: string;
+  size: Size;
+  /** The shape of the load: pairs, devices, rates, durations. */
+  parameters: Record<string, number | string>;
+  /** Named figures (throughput, percentiles, RSS per connection, ...). */
+  metrics: Record<string, number>;
+  targets: TargetCheck[];
+  loss: LossCounts;
+  series: SeriesPoint[];
+  /** [lower edge in ms, count] bins of every timed delivery. */
+  histogram: Array<[number, number]>;
+  /** What the scenario measures, when it differs from the issue's wording, and anything odd seen. */
+  notes: string[];
+}
+
+export type Scenario = (context: ScenarioContext) => Promise<ScenarioResult>;
+
+/** The measured length: the command line's, else the scenario's default at this size. */
+export function durationOf(context: ScenarioContext, realMs: number, tinyMs: number): number {
+  return context.durationMs ?? (context.size === 'real' ? realMs : tinyMs);
+}
+
+/** Every target met (used for the summary's check marks). */
+export function met(check: TargetCheck, bar: 'target' | 'goal'): boolean {
+  const limit = bar === 'target' ? check.target : check.goal;
+  return check.higherIsBetter ? check.measured >= limit : check.measured <= limit;
+}
