@@ -17,6 +17,8 @@ export const coreConfigShape = {
    * capped at 30 s, 20 attempts span about 7 minutes of failures.
    */
   CORE_OUTBOX_MAX_ATTEMPTS: env.int(20, 1, 1000),
+  /** How long after sending a sender may recall a message, in seconds (group owners and admins are not bound by it). */
+  CORE_RECALL_WINDOW_SECONDS: env.int(120, 1, 31_536_000),
   LOG_LEVEL: env.logLevel(),
   /** Required by the standalone entry point; the all-in-one passes its own URL. */
   DATABASE_URL: env.optionalString(),

@@ -20,7 +20,13 @@ import { internalV1, messageV1 } from '@im-mesh/contracts';
 import type { CoreConfig } from './config.js';
 import { createCoreMetrics } from './core-metrics.js';
 import { ConversationSync } from './messages/conversation-sync.js';
+import { MessageEvents } from './messages/message-events.js';
 import { MessageSender } from './messages/send-message.js';
+import { GroupReads } from './receipts/group-reads.js';
+import { MessageSearch } from './search/message-search.js';
+import { MessageSearchStore } from './storage/message-search-store.js';
+import { MessageStateStore } from './storage/message-state-store.js';
+import { ReadCountStore } from './storage/read-count-store.js';
 import { OutboxRelay } from './outbox/outbox-relay.js';
 import { Pusher } from './push/pusher.js';
 import { DeliveryReceipts } from './receipts/delivery-receipts.js';
@@ -75,6 +81,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     );
     const messageStore = new MessageStore(database);
     const conversationStore = new ConversationStore(database);
+    const messageStateStore = new MessageStateStore(database);
     const outboxStore = new OutboxStore(database);
     const metrics = createServiceRegistry('core');
     const coreMetrics = createCoreMetrics(metrics, () => outboxStore.stats());
@@ -94,7 +101,13 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       requireAccessToken(verifier),
       messageV1.MessageServiceDefinition,
       messageService({
-        sender: new MessageSender(messageStore, directory, coreMetrics, () => relay.wake()),
+        sender: new MessageSender(messageStore, messageStateStore, directory, coreMetrics, () => relay.wake()),
+        events: new MessageEvents(messageStateStore, {
+          recallWindowSeconds: config.CORE_RECALL_WINDOW_SECONDS,
+          onStored: () => relay.wake(),
+        }),
+        groupReads: new GroupReads(new ReadCountStore(database)),
+        search: new MessageSearch(new MessageSearchStore(database)),
         sync: new ConversationSync(conversationStore, messageStore),
         reads: new ReadReceipts(conversationStore, pusher, logger),
       }),

@@ -6,7 +6,10 @@ import type { internalV1, messageV1 } from '@im-mesh/contracts';
 import type { ServiceImplementation } from 'nice-grpc';
 import type { ConversationSync } from './messages/conversation-sync.js';
 import { isIdText, MAX_DEVICE_ID_LENGTH } from './messages/message-rules.js';
+import type { MessageEvents } from './messages/message-events.js';
 import type { MessageSender } from './messages/send-message.js';
+import type { GroupReads } from './receipts/group-reads.js';
+import type { MessageSearch } from './search/message-search.js';
 import type { DeliveryReceipts } from './receipts/delivery-receipts.js';
 import type { ReadReceipts } from './receipts/read-receipts.js';
 
@@ -14,6 +17,9 @@ export interface MessageFeatures {
   sender: MessageSender;
   sync: ConversationSync;
   reads: ReadReceipts;
+  events: MessageEvents;
+  groupReads: GroupReads;
+  search: MessageSearch;
 }
 
 export function messageService(
@@ -24,6 +30,18 @@ export function messageService(
     syncConversations: (request, context) => features.sync.sync(callerOf(context), request),
     pullMessages: (request, context) => features.sync.pull(callerOf(context), request),
     markRead: (request, context) => features.reads.markRead(callerOf(context), request),
+    recallMessage: (request, context) => features.events.recall(callerOf(context), request),
+    editMessage: (request, context) => features.events.edit(callerOf(context), request),
+    listMessageEdits: (request, context) => features.events.listEdits(callerOf(context), request),
+    deleteMessagesForMe: (request, context) => features.events.deleteForMe(callerOf(context), request),
+    reactToMessage: (request, context) => features.events.react(callerOf(context), request),
+    pinMessage: (request, context) => features.events.pin(callerOf(context), request),
+    listPinnedMessages: (request, context) => features.events.listPins(callerOf(context), request),
+    listConversations: (request, context) => features.sync.list(callerOf(context), request),
+    updateConversationSettings: (request, context) => features.sync.updateSettings(callerOf(context), request),
+    getReadCounts: (request, context) => features.groupReads.counts(callerOf(context), request),
+    getMessageReaders: (request, context) => features.groupReads.readers(callerOf(context), request),
+    searchMessages: (request, context) => features.search.search(callerOf(context), request),
   };
 }
 

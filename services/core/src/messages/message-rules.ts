@@ -1,14 +1,12 @@
-// What a SendMessage request must satisfy before anything is stored, and the
-// id rules every core request shares (checkIdText). Every rule fails with
-// INVALID_ARGUMENT and a sentence the sender can act on.
+// The id rules every core request shares (checkIdText, user ids, seqs). Every
+// rule fails with INVALID_ARGUMENT and a sentence the sender can act on. What
+// message content must satisfy is in content-rules.ts.
 import { AppError, isUuid } from '@im-mesh/platform';
-import type { messageV1 } from '@im-mesh/contracts';
 
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 export const MAX_CONVERSATION_ID_LENGTH = 128;
 /** Auth hands out device ids of at most 128 characters. */
 export const MAX_DEVICE_ID_LENGTH = 128;
-export const MAX_TEXT_LENGTH = 10_000;
 
 // PostgreSQL text columns reject NUL outright (error 22021, which would surface
 // as INTERNAL), and other control characters in an id only spoof clients and logs.
@@ -51,40 +49,6 @@ export function userIdFrom(value: string, field: string): string {
   const id = value.trim().toLowerCase();
   if (!isUuid(id)) throw AppError.invalidArgument(`${field} must be a user id (a UUID).`, 'USER_ID_INVALID');
   return id;
-}
-
-export interface CheckedContent {
-  content: messageV1.MessageContent;
-  /** Distinct lowercase user ids mentioned; each must be a participant. */
-  mentionUserIds: string[];
-}
-
-/** Checks the content and returns it normalised (mention ids lowercased and deduplicated). */
-export function checkContent(content: messageV1.MessageContent | undefined): CheckedContent {
-  const body = content?.body;
-  if (!body) throw AppError.invalidArgument('content is required and must be a kind of message this server supports (text).', 'CONTENT_MISSING');
-  switch (body.$case) {
-    case 'text': {
-      const { text } = body.value;
-      // Count characters as people see them (code points), not UTF-16 units.
-      const length = [...text].length;
-      if (length === 0 || text.trim().length === 0) {
-        throw AppError.invalidArgument('A text message cannot be empty or only whitespace.', 'TEXT_EMPTY');
-      }
-      if (length > MAX_TEXT_LENGTH) {
-        throw AppError.invalidArgument(`A text message can have at most ${MAX_TEXT_LENGTH} characters.`, 'TEXT_TOO_LONG');
-      }
-      // Stored inside protobuf bytes today, but NUL means nothing in a chat message
-      // and would break any text column (a search index, an export) it reaches later.
-      if (text.includes('\u0000')) {
-        throw AppError.invalidArgument('text must not contain the NUL character (U+0000).', 'TEXT_INVALID');
-      }
-      const mentionUserIds = [...new Set(body.value.mentionUserIds.map((id) => userIdFrom(id, 'Every mention_user_ids entry')))];
-      return { content: { body: { $case: 'text', value: { text, mentionUserIds } } }, mentionUserIds };
-    }
-    default:
-      throw AppError.invalidArgument('This kind of message content is not supported.', 'CONTENT_KIND_UNKNOWN');
-  }
 }
 
 /**

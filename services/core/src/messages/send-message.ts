@@ -1,25 +1,35 @@
-// SendMessage: validate, resolve the target conversation, then store in one
-// transaction (MessageStore.send) and only then answer. A reply means durable;
-// the outbox relay pushes the message afterwards.
+// SendMessage: validate, resolve the target conversation and what a reply or
+// forward names, then store in one transaction (MessageStore.send, which runs
+// the send policies inside it) and only then answer. A reply means durable; the
+// outbox relay pushes the message afterwards.
 import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
 import { messageV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
 import type { MessageStore, NewMessage } from '../storage/message-store.js';
+import type { MessageStateStore, TargetRow } from '../storage/message-state-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
+import { kindOf, isPersonKind, searchTextOf } from './content-kind.js';
+import { checkContent } from './content-rules.js';
 import { directConversationId } from './direct-conversation.js';
-import { checkClientMsgId, checkContent, checkConversationId, userIdFrom } from './message-rules.js';
+import { checkClientMsgId, checkConversationId, userIdFrom } from './message-rules.js';
+import type { SendAttempt, SendPolicy } from './send-policy.js';
 import { crashPoint } from '../faults/crash-point.js';
 
 /** Same words whether the conversation is missing or the caller is not in it: existence is not leaked. */
 export const CONVERSATION_NOT_FOUND = 'Conversation not found, or you are not a member of it.';
+/** Same words whether the message is missing or outside what the caller may see. */
+export const MESSAGE_NOT_FOUND = 'Message not found, or you cannot see it.';
 
 export class MessageSender {
   constructor(
     private readonly store: MessageStore,
+    private readonly state: MessageStateStore,
     private readonly directory: UserDirectory,
     private readonly metrics: CoreMetrics,
     /** Called after each commit that created a message, to wake the outbox relay at once. */
     private readonly onStored: () => void,
+    /** Run in order inside the send transaction (send-policy.ts). */
+    private readonly policies: readonly SendPolicy[] = [],
   ) {}
 
   async send(caller: AccessTokenClaims, request: messageV1.SendMessageRequest): Promise<messageV1.SendMessageResponse> {
@@ -28,29 +38,39 @@ export class MessageSender {
     if (!target) {
       throw AppError.invalidArgument('Say where the message goes: set conversation_id or to_user_id.', 'TARGET_MISSING');
     }
-    const { content, mentionUserIds } = checkContent(request.content);
+    const checked = checkContent(request.content);
+    const { mentionUserIds } = checked;
 
-    const message: NewMessage = {
-      messageId: uuidv7(),
-      conversationId: '',
-      senderId: caller.userId,
-      senderDeviceId: caller.deviceId,
-      clientMsgId: request.clientMsgId,
-      content: messageV1.MessageContent.encode(content).finish(),
-      mentionUserIds,
-    };
-
+    let conversationId: string;
     let peer: string | undefined;
     if (target.$case === 'toUserId') {
       peer = userIdFrom(target.value, 'to_user_id');
       if (peer === caller.userId) throw AppError.invalidArgument('You cannot send a message to yourself.', 'SELF_MESSAGE');
       const participants = new Set([caller.userId, peer]);
       if (mentionUserIds.some((id) => !participants.has(id))) throw mentionError();
-      message.conversationId = directConversationId(caller.userId, peer);
-      message.directMembers = [caller.userId, peer];
+      conversationId = directConversationId(caller.userId, peer);
     } else {
-      message.conversationId = checkConversationId(target.value);
+      conversationId = checkConversationId(target.value);
     }
+    const content = await this.resolveReferences(caller, conversationId, checked.content);
+    const kind = kindOf(content);
+
+    const attempt: SendAttempt = { conversationId, senderId: caller.userId, kind, ...(peer !== undefined && { peerId: peer }) };
+    const message: NewMessage = {
+      messageId: uuidv7(),
+      conversationId,
+      senderId: caller.userId,
+      senderDeviceId: caller.deviceId,
+      clientMsgId: request.clientMsgId,
+      content: messageV1.MessageContent.encode(content).finish(),
+      mentionUserIds,
+      kind,
+      searchText: searchTextOf(content),
+      check: async (tx) => {
+        for (const policy of this.policies) await policy.check(tx, attempt);
+      },
+      ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
+    };
 
     let outcome = await this.store.send(message);
     if (outcome.kind === 'peer_unconfirmed' && peer !== undefined) {
@@ -83,6 +103,77 @@ export class MessageSender {
       sentAt: stored.sentAt,
       duplicate: outcome.kind === 'duplicate',
     };
+  }
+
+  /**
+   * Fills what the server owns in a reply (the quoted sender and seq) or a
+   * forward (the copied content, its original sender and time), after checking
+   * that the caller can see the message named. Other kinds pass unchanged.
+   * A retry of a stored send resolves again; its answer is the original anyway.
+   */
+  private async resolveReferences(
+    caller: AccessTokenClaims,
+    conversationId: string,
+    content: messageV1.MessageContent,
+  ): Promise<messageV1.MessageContent> {
+    const body = content.body;
+    if (body?.$case === 'reply') {
+      const quoted = await this.visibleMessage(caller.userId, body.value.quotedMessageId, 'The quoted message');
+      if (quoted.conversation_id !== conversationId) {
+        throw AppError.invalidArgument('A reply can only quote a message of the same conversation.', 'QUOTE_OTHER_CONVERSATION');
+      }
+      return { body: { $case: 'reply', value: { ...body.value, quotedSenderId: quoted.sender_id, quotedSeq: quoted.seq } } };
+    }
+    if (body?.$case === 'forward') {
+      const source = await this.visibleMessage(caller.userId, body.value.sourceMessageId, 'The forwarded message');
+      const original = messageV1.MessageContent.decode(source.content);
+      const forward = forwardedCopy(original, source);
+      return { body: { $case: 'forward', value: { sourceMessageId: source.id, ...forward } } };
+    }
+    return content;
+  }
+
+  /** A message of a kind people write that `userId` can see now; INVALID_ARGUMENT otherwise (nothing is sent). */
+  private async visibleMessage(userId: string, messageId: string, what: string): Promise<TargetRow> {
+    const row = await this.state.target(messageId, userId);
+    if (!row || !row.visible || row.hidden) {
+      throw AppError.invalidArgument(`${what} was not found, or you cannot see it.`, 'REFERENCED_MESSAGE_NOT_FOUND');
+    }
+    if (row.recalled) throw AppError.invalidArgument(`${what} was recalled.`, 'REFERENCED_MESSAGE_RECALLED');
+    if (!isPersonKind(row.kind)) {
+      throw AppError.invalidArgument(`${what} is a notice or an event, which cannot be quoted or forwarded.`, 'REFERENCED_MESSAGE_KIND');
+    }
+    return row;
+  }
+}
+
+/**
+ * What a forward carries: a forwarded forward carries its first original; a
+ * reply travels as plain text (its quote belongs to the other conversation);
+ * mentions are dropped, since they named people of the other conversation.
+ */
+function forwardedCopy(
+  original: messageV1.MessageContent,
+  source: TargetRow,
+): Pick<messageV1.ForwardContent, 'content' | 'originalSenderId' | 'originalSentAt'> {
+  const body = original.body;
+  switch (body?.$case) {
+    case 'forward':
+      return { content: body.value.content, originalSenderId: body.value.originalSenderId, originalSentAt: body.value.originalSentAt };
+    case 'reply':
+      return {
+        content: { body: { $case: 'text', value: { text: body.value.text, mentionUserIds: [] } } },
+        originalSenderId: source.sender_id,
+        originalSentAt: source.created_at,
+      };
+    case 'text':
+      return {
+        content: { body: { $case: 'text', value: { text: body.value.text, mentionUserIds: [] } } },
+        originalSenderId: source.sender_id,
+        originalSentAt: source.created_at,
+      };
+    default:
+      return { content: original, originalSenderId: source.sender_id, originalSentAt: source.created_at };
   }
 }
 

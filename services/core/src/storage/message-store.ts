@@ -1,6 +1,7 @@
 // Messages and conversations as SendMessage and PullMessages see them: the send
 // transaction of ARCHITECTURE.md step 2, membership checks and ordered reads.
 import type { DataSource } from 'typeorm';
+import { messageViewColumns, VISIBLE_TO_MEMBER, type MessageViewRow } from './message-view-sql.js';
 import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 /** NOTIFY channel that wakes every core instance's outbox relay after a send commits. */
@@ -44,6 +45,17 @@ export interface NewMessage {
   content: Uint8Array;
   /** Users mentioned; each must be a member of the conversation (checked here for non-direct targets). */
   mentionUserIds: readonly string[];
+  /** The MessageContent field number of the content (messages.kind). */
+  kind: number;
+  /** What search matches for this message, or null when it has no text. */
+  searchText: string | null;
+  /**
+   * The send policy (block lists, group membership and mutes...): runs inside
+   * the send transaction once the sender is known to be a member (or a new
+   * direct conversation is about to be created), and refuses by throwing an
+   * AppError, which rolls back and stores nothing.
+   */
+  check?: (sql: Sql) => Promise<void>;
 }
 
 export type SendOutcome =
@@ -81,8 +93,8 @@ const STORE_MESSAGE = `
   WITH next AS (
     UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $2 RETURNING last_seq
   ), message AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content)
-    SELECT $1, $2, next.last_seq, $3, $4, $5, $6 FROM next
+    INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content, kind, search_text)
+    SELECT $1, $2, next.last_seq, $3, $4, $5, $6, $7, $8 FROM next
     RETURNING id, seq, created_at
   ), queued AS (
     INSERT INTO outbox (message_id, conversation_id, seq, created_at)
@@ -133,51 +145,73 @@ export class MessageStore {
     if (!pre?.member) {
       if (!message.directMembers) return { kind: 'not_member' };
       if (!message.peerConfirmed) return { kind: 'peer_unconfirmed' };
+      await message.check?.(sql);
       await sql.rows(CREATE_DIRECT, [message.conversationId, message.directMembers[0], message.directMembers[1]]);
     } else if (!message.directMembers && pre.mentioned !== mentions.length) {
       return { kind: 'unknown_mention' };
+    } else {
+      await message.check?.(sql);
     }
 
-    const [stored] = await sql.rows<{ seq: number; created_at: Date }>(STORE_MESSAGE, [
-      message.messageId,
-      message.conversationId,
-      message.senderId,
-      message.senderDeviceId,
-      message.clientMsgId,
-      Buffer.from(message.content),
-    ]);
-    if (!stored) return { kind: 'not_member' };
-    return {
-      kind: 'stored',
-      message: { messageId: message.messageId, conversationId: message.conversationId, seq: stored.seq, sentAt: stored.created_at },
-    };
+    const stored = await storeMessageIn(sql, message);
+    return stored ? { kind: 'stored', message: stored } : { kind: 'not_member' };
   }
 
   /**
-   * Messages of a conversation with seq > afterSeq (and past the member's
-   * joined_seq), in seq order, at most `limit`. `member: false` when the user is
-   * not a member or the conversation does not exist.
+   * A page of the messages `userId` may see in a conversation, as they read to
+   * that user now (MessageViewRow), in seq order. Forwards (beforeSeq 0): the
+   * `limit` oldest with seq > afterSeq. Backwards: the `limit` newest with
+   * afterSeq < seq < beforeSeq. Only seqs inside the member's window count
+   * (VISIBLE_TO_MEMBER). `member: false` when the user never was a member or
+   * the conversation does not exist.
    */
   async pull(
     conversationId: string,
     userId: string,
-    afterSeq: number,
-    limit: number,
-  ): Promise<{ member: false } | { member: true; rows: MessageRow[] }> {
+    page: { afterSeq: number; beforeSeq: number; limit: number },
+  ): Promise<{ member: false } | { member: true; rows: MessageViewRow[] }> {
     return withConnection(this.database, async (sql) => {
-      const [membership] = await sql.rows<{ joined_seq: number }>(
-        'SELECT joined_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
+      const [membership] = await sql.rows<{ one: number }>(
+        'SELECT 1 AS one FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
         [conversationId, userId],
       );
       if (!membership) return { member: false };
-      const rows = await sql.rows<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-        [conversationId, Math.max(afterSeq, membership.joined_seq), limit],
+      const backwards = page.beforeSeq > 0;
+      const rows = await sql.rows<MessageViewRow>(
+        `SELECT ${messageViewColumns(2)}
+           FROM messages m
+           JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
+          WHERE m.conversation_id = $1 AND m.seq > $3 AND ($4::bigint = 0 OR m.seq < $4::bigint) AND ${VISIBLE_TO_MEMBER}
+          ORDER BY m.seq ${backwards ? 'DESC' : 'ASC'}
+          LIMIT $5`,
+        [conversationId, userId, page.afterSeq, page.beforeSeq, page.limit],
       );
-      return { member: true, rows };
+      return { member: true, rows: backwards ? rows.reverse() : rows };
     });
   }
+}
+
+/**
+ * The insert half of the send transaction (next seq, message, outbox row,
+ * NOTIFY at commit) for a message already checked. Shared with the events that
+ * recall, edit, react and pin, which take their seq the same way. Undefined when
+ * the conversation does not exist.
+ */
+export async function storeMessageIn(
+  sql: Sql,
+  message: Pick<NewMessage, 'messageId' | 'conversationId' | 'senderId' | 'senderDeviceId' | 'clientMsgId' | 'content' | 'kind' | 'searchText'>,
+): Promise<StoredMessage | undefined> {
+  const [stored] = await sql.rows<{ seq: number; created_at: Date }>(STORE_MESSAGE, [
+    message.messageId,
+    message.conversationId,
+    message.senderId,
+    message.senderDeviceId,
+    message.clientMsgId,
+    Buffer.from(message.content),
+    message.kind,
+    message.searchText,
+  ]);
+  return stored && { messageId: message.messageId, conversationId: message.conversationId, seq: stored.seq, sentAt: stored.created_at };
 }
 
 async function findBySender(sql: Sql, senderId: string, clientMsgId: string): Promise<StoredMessage | undefined> {
