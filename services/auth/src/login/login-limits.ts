@@ -1,0 +1,68 @@
+// Brute-force limits of password and SMS-code logins, as configuration.
+// Each is "<attempts>/<seconds>": a bucket of that many attempts that refills
+// evenly over that many seconds, so after a burst an attacker gets one try per
+// seconds/attempts, and the refusal carries the wait (RESOURCE_EXHAUSTED with a
+// retry hint) instead of a lockout.
+//
+// Why three limits: the (account, client address) pair is strict, so one
+// address cannot grind one account; the account alone is loose, and does not
+// apply to an address that logged in to that account successfully before, so
+// an attacker spreading tries over many addresses cannot lock the owner out;
+// the address alone bounds one client trying many accounts (password spraying).
+import { ConfigError, type RateLimit } from '@im-mesh/platform';
+import { z } from 'zod';
+
+const RATE = /^(\d{1,7})\/(\d{1,8})$/;
+
+/** A "<attempts>/<seconds>" setting; the message names the expected form. */
+const rateSetting = (fallback: string) =>
+  z
+    .string()
+    .regex(RATE, 'must be "<attempts>/<seconds>", e.g. "10/900"')
+    .refine((value) => {
+      const [, attempts, seconds] = RATE.exec(value)!;
+      return Number(attempts) > 0 && Number(seconds) > 0;
+    }, 'attempts and seconds must both be positive')
+    .default(fallback);
+
+export const loginLimitsConfigShape = {
+  /** Logins of one account from one client address: strict. */
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: rateSetting('10/900'),
+  /** Logins of one account from addresses that never logged in to it: loose, and never blocks known addresses. */
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT: rateSetting('100/3600'),
+  /** Logins and registrations from one client address, whatever the account. */
+  AUTH_LOGIN_LIMIT_PER_ADDRESS: rateSetting('100/3600'),
+  /**
+   * Comma-separated CIDRs of proxies (the edge, Envoy, a load balancer) whose
+   * X-Forwarded-For is believed. Loopback by default, which is where the embedded edge calls from.
+   */
+  AUTH_TRUSTED_PROXIES: z.string().default('127.0.0.0/8,::1/128'),
+};
+
+export interface LoginLimitsConfig {
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: string;
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT: string;
+  AUTH_LOGIN_LIMIT_PER_ADDRESS: string;
+}
+
+export interface LoginLimits {
+  perAccountAndAddress: RateLimit;
+  perAccount: RateLimit;
+  perAddress: RateLimit;
+}
+
+/** "10/900" -> a bucket of 10 refilling 10 per 900 s. */
+export function rateLimitOf(setting: string): RateLimit {
+  const match = RATE.exec(setting);
+  if (!match) throw new ConfigError(`Invalid configuration:\n  rate "${setting}" must be "<attempts>/<seconds>"`);
+  const capacity = Number(match[1]);
+  return { capacity, refillPerSecond: capacity / Number(match[2]) };
+}
+
+export function loginLimitsFrom(config: LoginLimitsConfig): LoginLimits {
+  return {
+    perAccountAndAddress: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS),
+    perAccount: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ACCOUNT),
+    perAddress: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ADDRESS),
+  };
+}
