@@ -7,11 +7,14 @@ import { startAuthService, loadAuthConfig } from '@im-mesh/auth';
 import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
 import { startCoreService, loadCoreConfig } from '@im-mesh/core';
 import { startEdgeService, loadEdgeConfig } from '@im-mesh/edge';
+import { join } from 'node:path';
 import {
+  blobStorageConfigShape,
   createLogger,
   env,
   infrastructureConfigShape,
   loadConfig,
+  openBlobStorage,
   openInfrastructure,
   startEmbeddedPostgres,
   type ConfigSource,
@@ -82,6 +85,16 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     cleanup.push(() => infrastructure.close());
     const { presence, bus, ephemeral: nonces, rateLimiter } = infrastructure;
 
+    // File bytes: with BLOBS=local they live under IM_VAR_DIR/blobs and their signed
+    // URLs are served on the edge's port, whose address is known once it listens.
+    let edgeUrl: string | undefined;
+    const blobConfig = loadConfig(blobStorageConfigShape, { BLOBS_DIR: join(config.IM_VAR_DIR, 'blobs'), ...source });
+    const blobs = await openBlobStorage(blobConfig, {
+      logger: logger.child({ component: 'blobs' }),
+      defaultPublicUrl: () => edgeUrl ?? `http://${loadEdgeConfig(source).EDGE_HOST}:${loadEdgeConfig(source).EDGE_PORT}`,
+    });
+    cleanup.push(() => blobs.store.close());
+
     const auth = await startAuthService({
       config: loadAuthConfig(source),
       logger: root.child({ service: 'auth' }),
@@ -97,6 +110,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       databaseUrl,
       presence,
       bus,
+      blobs: { store: blobs.store },
     });
     cleanup.push(() => core.stop());
 
@@ -121,7 +135,9 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       },
       extraMetrics: [auth.metrics, core.metrics, connect.metrics],
       extraReadiness: [...infrastructure.readiness, ...auth.readiness, ...core.readiness, ...connect.readiness],
+      httpHandlers: blobs.httpHandler ? [blobs.httpHandler] : [],
     });
+    edgeUrl = edge.url;
     // Cleanup runs in reverse, so the stop order is: the edge stops accepting; connect
     // drains, its GoAway reaching clients through the tunnels and streams the edge
     // still carries, which then end; the edge stops (promptly, nothing is left open);

@@ -1,6 +1,8 @@
 // Core's configuration: environment variable names are the keys, validated once
 // at start so a bad value fails with a message naming the variable.
-import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
+import { blobStorageConfigShape, env, loadConfig, pushNotifierConfigShape, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
+import { fileConfigShape } from './files/file-limits.js';
+import { socialConfigShape } from './social/social-rules.js';
 
 export const coreConfigShape = {
   CORE_HOST: env.host('127.0.0.1'),
@@ -9,6 +11,13 @@ export const coreConfigShape = {
   /** auth's gRPC address (host:port): JWKS for token checks, the user directory. */
   AUTH_ADDRESS: env.host('127.0.0.1:7001'),
   ...tokenAudienceConfig,
+  /** Uploads: per-kind limits and URL lifetimes (files/file-limits.ts); where bytes live (BLOBS, S3_*). */
+  ...fileConfigShape,
+  ...blobStorageConfigShape,
+  /** Friend requests (social/social-rules.ts). */
+  ...socialConfigShape,
+  /** Offline push notices (PUSH_NOTIFIER=log|webhook, PUSH_WEBHOOK_*). */
+  ...pushNotifierConfigShape,
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
   /**

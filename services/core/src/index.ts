@@ -15,8 +15,11 @@ import {
   type PushBus,
   type ReadinessCheck,
   type RunningService,
+  type BlobStorage,
+  type ServiceHttpServer,
 } from '@im-mesh/platform';
-import { internalV1, messageV1 } from '@im-mesh/contracts';
+import { fileV1, internalV1, messageV1, userV1 } from '@im-mesh/contracts';
+import { openFilesAndSocial, type FilesAndSocial } from './files-and-social.js';
 import type { CoreConfig } from './config.js';
 import { createCoreMetrics } from './core-metrics.js';
 import { ConversationSync } from './messages/conversation-sync.js';
@@ -49,6 +52,11 @@ export interface CoreServiceOptions {
   databaseUrl: string;
   presence: PresenceRegistry;
   bus: PushBus;
+  /**
+   * The blob store for FileService; opened from BLOBS=local|s3 when omitted (a
+   * local store's URLs are then served on core's own HTTP port). Belongs to the caller when given.
+   */
+  blobs?: BlobStorage;
 }
 
 /**
@@ -64,7 +72,9 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
   const logger = options.logger.child({ component: 'core' });
   const database = await openDatabase({ url: options.databaseUrl, schema: 'core', migrations: coreMigrations, logger });
   const auth = openChannel(config.AUTH_ADDRESS);
+  let filesAndSocial: FilesAndSocial | undefined;
   const cleanup = async () => {
+    await filesAndSocial?.close();
     auth.close();
     await database.destroy();
   };
@@ -75,7 +85,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       audience: config.JWT_AUDIENCE,
       source: authJwksSource(createServiceClient(internalV1.KeyServiceDefinition, auth.channel)),
     });
-    const directory: UserDirectory = new GrpcUserDirectory(
+    const directory = new GrpcUserDirectory(
       createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel),
       logger,
     );
@@ -94,14 +104,26 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       databaseUrl: options.databaseUrl,
       pollIntervalMs: config.CORE_OUTBOX_POLL_MS,
       maxAttempts: config.CORE_OUTBOX_MAX_ATTEMPTS,
+      onRecipientsOffline: (message, userIds) => social.onRecipientsOffline(message, userIds),
     });
+    let http: ServiceHttpServer | undefined;
+    const social = await openFilesAndSocial({
+      config,
+      logger,
+      database,
+      directory,
+      blobs: options.blobs,
+      ownHttpUrl: () => `http://${http?.address ?? `${config.CORE_HOST}:${config.CORE_HTTP_PORT}`}`,
+      wakeRelay: () => relay.wake(),
+    });
+    filesAndSocial = social;
 
     const server = createGrpcServer({ logger });
     server.addWith(
       requireAccessToken(verifier),
       messageV1.MessageServiceDefinition,
       messageService({
-        sender: new MessageSender(messageStore, messageStateStore, directory, coreMetrics, () => relay.wake()),
+        sender: new MessageSender(messageStore, messageStateStore, directory, coreMetrics, () => relay.wake(), [social.sendPolicy]),
         events: new MessageEvents(messageStateStore, {
           recallWindowSeconds: config.CORE_RECALL_WINDOW_SECONDS,
           onStored: () => relay.wake(),
@@ -112,6 +134,8 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
         reads: new ReadReceipts(conversationStore, pusher, logger),
       }),
     );
+    server.addWith(requireAccessToken(verifier), fileV1.FileServiceDefinition, social.fileService);
+    server.addWith(requireAccessToken(verifier), userV1.UserServiceDefinition, social.userService);
     server.add(internalV1.DeliveryServiceDefinition, deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)));
 
     let accepting = true;
@@ -119,13 +143,13 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       { name: 'database', check: async () => void (await database.query('SELECT 1')) },
     ];
     const grpcPort = await server.listen(config.CORE_HOST, config.CORE_GRPC_PORT);
-    let http;
     try {
-      http = await startServiceHttpServer(config.CORE_HOST, config.CORE_HTTP_PORT, {
-        registries: [metrics],
-        readiness,
-        isAccepting: () => accepting,
-      });
+      http = await startServiceHttpServer(
+        config.CORE_HOST,
+        config.CORE_HTTP_PORT,
+        { registries: [metrics], readiness, isAccepting: () => accepting },
+        social.httpHandlers,
+      );
       await relay.start();
     } catch (error) {
       await server.shutdown();

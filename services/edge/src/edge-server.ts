@@ -3,7 +3,7 @@
 import { createServer as createHttp1Server, type IncomingMessage, type Server as Http1Server, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { handleOpsRequest, type OpsEndpoints } from '@im-mesh/platform';
+import { handleOpsRequest, type HttpHandler, type OpsEndpoints } from '@im-mesh/platform';
 import { clientAddress } from './admission/admission.js';
 import { closeWhenIdle, http1IdleOptions, trackHttp1Connections } from './front-door/idle-connections.js';
 import type { CallContext } from './grpc/call-context.js';
@@ -24,6 +24,8 @@ export function createEdgeServers(
   cors: CorsPolicy,
   ops: OpsEndpoints,
   limits: { idleTimeoutMs: number },
+  /** Plain HTTP handlers tried after the probes (the all-in-one's local blob URLs). */
+  handlers: HttpHandler[] = [],
 ): EdgeServers {
   const tunnels: TunnelSet = new Set();
 
@@ -40,7 +42,7 @@ export function createEdgeServers(
   const http1 = createHttp1Server(http1IdleOptions(limits.idleTimeoutMs), (req, res) => {
     // While draining, a keep-alive connection carries no further request.
     if (!context.isAccepting()) res.setHeader('connection', 'close');
-    void answerHttp1(context, cors, ops, req, res).catch((error: unknown) => {
+    void answerHttp1(context, cors, ops, handlers, req, res).catch((error: unknown) => {
       context.logger.error({ err: error, path: pathOf(req) }, 'edge request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end('{"error":"internal error"}');
@@ -69,7 +71,14 @@ export function createEdgeServers(
   return { http1, http2, http2Sessions, tunnels };
 }
 
-async function answerHttp1(context: CallContext, cors: CorsPolicy, ops: OpsEndpoints, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function answerHttp1(
+  context: CallContext,
+  cors: CorsPolicy,
+  ops: OpsEndpoints,
+  handlers: HttpHandler[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = pathOf(req);
   // Probes come first and are never rate limited: a flood from a shared address must
   // not make the load balancer think the edge is down.
@@ -77,6 +86,8 @@ async function answerHttp1(context: CallContext, cors: CorsPolicy, ops: OpsEndpo
     await handleOpsRequest(ops, req, res);
     return;
   }
+  // Blob URLs carry their own signature; they are not gRPC calls and skip admission.
+  for (const handle of handlers) if (await handle(req, res)) return;
   if (req.method === 'OPTIONS') {
     const limited = await context.admission.limitAddress(clientAddress(req.socket.remoteAddress));
     if (limited) {

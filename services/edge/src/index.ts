@@ -4,6 +4,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import {
   AccessTokenVerifier,
+  type HttpHandler,
   type Logger,
   type RateLimiter,
   type ReadinessCheck,
@@ -46,6 +47,8 @@ export interface EdgeServiceOptions {
   extraMetrics?: Registry[];
   /** More checks for /readyz. */
   extraReadiness?: ReadinessCheck[];
+  /** Plain HTTP handlers served on the public port (the all-in-one's local blob URLs under /blobs/). */
+  httpHandlers?: HttpHandler[];
 }
 
 export type RunningEdge = RunningService & {
@@ -113,6 +116,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     new CorsPolicy(config.EDGE_CORS_ORIGINS),
     ops,
     { idleTimeoutMs: config.EDGE_IDLE_TIMEOUT_MS },
+    options.httpHandlers,
   );
   // A connection accepted just before the port closed, still being sniffed, is
   // refused rather than handed to a server that is draining.

@@ -18,7 +18,7 @@ import type { connectV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
 import { toMessage } from '../messages/message-view.js';
 import type { Pusher } from '../push/pusher.js';
-import { OUTBOX_CHANNEL } from '../storage/message-store.js';
+import { OUTBOX_CHANNEL, type MessageRow } from '../storage/message-store.js';
 import type { ClaimedBatch, OutboxRow, OutboxStore } from '../storage/outbox-store.js';
 import { OutboxListener } from './outbox-listener.js';
 import { retryDelayMs } from './retry-backoff.js';
@@ -37,6 +37,12 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Failed attempts after which a row is dead-lettered (CORE_OUTBOX_MAX_ATTEMPTS). 20 by default. */
   maxAttempts?: number;
+  /**
+   * Called once a message's pushes are settled, with the members (not the
+   * sender) who had no live device, for offline push notifications. Must not
+   * throw or block: it runs inside the claim transaction.
+   */
+  onRecipientsOffline?: (message: MessageRow, offlineUserIds: string[]) => void;
 }
 
 interface FailedRow {
@@ -153,6 +159,7 @@ export class OutboxRelay {
 
       const sent: number[] = [];
       const failed: FailedRow[] = [];
+      const offline: Array<{ rowId: number; message: MessageRow; userIds: string[] }> = [];
       let routes: Map<string, DeviceRoute[]>;
       try {
         routes = await pusher.routesOf([...members.values()].flat());
@@ -170,6 +177,10 @@ export class OutboxRelay {
               sent.push(row.id);
               continue;
             }
+            const offlineUserIds = (members.get(conversationId) ?? []).filter(
+              (userId) => userId !== message.sender_id && !routes.has(userId),
+            );
+            if (offlineUserIds.length > 0) offline.push({ rowId: row.id, message, userIds: offlineUserIds });
             const targets = (members.get(conversationId) ?? [])
               .flatMap((userId) => routes.get(userId) ?? [])
               .filter((route) => !(route.userId === message.sender_id && route.deviceId === message.sender_device_id));
@@ -199,7 +210,12 @@ export class OutboxRelay {
         }),
       );
       if (sent.length > 0) crashPoint('after-confirm');
-      return this.settle(batch, sent, failed);
+      const result = await this.settle(batch, sent, failed);
+      const settled = new Set(sent);
+      for (const notice of offline) {
+        if (settled.has(notice.rowId)) this.options.onRecipientsOffline?.(notice.message, notice.userIds);
+      }
+      return result;
     });
   }
 

@@ -11,6 +11,21 @@ export interface UserDirectory {
   existing(userIds: readonly string[]): Promise<Set<string>>;
 }
 
+/** What auth knows of a user that profiles show: the login name and the display name given at registration. */
+export interface UserIdentity {
+  userId: string;
+  username: string;
+  displayName: string;
+}
+
+/** Names for profiles and user search; rejects (UNAVAILABLE) when auth cannot answer. */
+export interface UserNames {
+  /** The existing users among `userIds`. */
+  identities(userIds: readonly string[]): Promise<Map<string, UserIdentity>>;
+  /** The user with exactly this username (any letter case), if any. */
+  findByUsername(username: string): Promise<UserIdentity | undefined>;
+}
+
 type UserDirectoryClient = Client<typeof internalV1.UserDirectoryServiceDefinition>;
 
 /**
@@ -19,7 +34,7 @@ type UserDirectoryClient = Client<typeof internalV1.UserDirectoryServiceDefiniti
  * not stay "unknown". Users are not deleted in this issue; when they are, the
  * cache needs an expiry.
  */
-export class GrpcUserDirectory implements UserDirectory {
+export class GrpcUserDirectory implements UserDirectory, UserNames {
   private readonly known = new Set<string>();
 
   constructor(
@@ -50,6 +65,36 @@ export class GrpcUserDirectory implements UserDirectory {
       this.remember(user.userId);
     }
     return found;
+  }
+
+  async identities(userIds: readonly string[]): Promise<Map<string, UserIdentity>> {
+    const wanted = [...new Set(userIds)];
+    if (wanted.length === 0) return new Map();
+    const response = await this.ask(() => this.client.lookupUsers({ userIds: wanted }));
+    const found = new Map<string, UserIdentity>();
+    for (const user of response.users) {
+      if (!wanted.includes(user.userId)) continue;
+      found.set(user.userId, { userId: user.userId, username: user.username, displayName: user.displayName });
+      this.remember(user.userId);
+    }
+    return found;
+  }
+
+  async findByUsername(username: string): Promise<UserIdentity | undefined> {
+    const response = await this.ask(() => this.client.findUser({ key: { $case: 'username', value: username } }));
+    const user = response.user;
+    if (!user) return undefined;
+    this.remember(user.userId);
+    return { userId: user.userId, username: user.username, displayName: user.displayName };
+  }
+
+  private async ask<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'user directory lookup failed');
+      throw AppError.unavailable('The user directory cannot be reached right now; try again shortly.', error);
+    }
   }
 
   private remember(userId: string): void {

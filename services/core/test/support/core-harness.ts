@@ -12,6 +12,7 @@ import {
   MemoryPushBus,
   type DeviceRoute,
   type PushBus,
+  type BlobStorage,
   type RunningService,
 } from '@im-mesh/platform';
 import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
@@ -36,6 +37,8 @@ export interface CoreHarnessOptions {
   config?: Record<string, string>;
   /** Keep core's warn and error log lines in `logs` (silent otherwise, unless TEST_LOG_LEVEL). */
   captureLogs?: boolean;
+  /** The blob store core's FileService uses; core opens one from its config (BLOBS_*) when absent. */
+  blobs?: BlobStorage;
 }
 
 /** One pino log line, parsed. */
@@ -99,7 +102,7 @@ export class CoreHarness {
     const logger = this.options.captureLogs
       ? createLogger({ service: 'core-test', level: 'warn', destination: this.logSink() })
       : createLogger({ service: 'core-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    this.core = await startCoreService({ config, logger, databaseUrl: this.db.url, presence: this.presence, bus: this.bus });
+    this.core = await startCoreService({ config, logger, databaseUrl: this.db.url, presence: this.presence, bus: this.bus, blobs: this.options.blobs });
   }
 
   /**
