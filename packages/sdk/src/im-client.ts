@@ -7,7 +7,7 @@
 //   im.onMessage((message) => ...);
 //   await im.connect();
 //   await im.sendText({ toUserId }, 'hello');
-import type { connectV1, messageV1 } from '@im-mesh/contracts';
+import { messageV1, type connectV1 } from '@im-mesh/contracts';
 import type { CallOptions } from 'nice-grpc-common';
 import type { AccessTokenSource } from './access-token-source.js';
 import { AckBatcher, type AckSink } from './ack-batcher.js';
@@ -258,16 +258,18 @@ export class ImClient {
   private echo(response: messageV1.SendMessageResponse, clientMsgId: string, content: messageV1.MessageContent): void {
     const me = this.identity;
     if (me === undefined || (this.state !== 'connected' && this.state !== 'syncing')) return;
-    this.stream.local({
-      messageId: response.messageId,
-      conversationId: response.conversationId,
-      seq: response.seq,
-      senderId: me.userId,
-      senderDeviceId: me.deviceId,
-      clientMsgId,
-      content,
-      sentAt: response.sentAt,
-    });
+    this.stream.local(
+      messageV1.Message.fromPartial({
+        messageId: response.messageId,
+        conversationId: response.conversationId,
+        seq: response.seq,
+        senderId: me.userId,
+        senderDeviceId: me.deviceId,
+        clientMsgId,
+        content,
+        sentAt: response.sentAt,
+      }),
+    );
   }
 
   private ackSink(): AckSink | undefined {

@@ -3,12 +3,12 @@
 // the sequencer asks for exactly the missing ranges.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { messageV1 } from '@im-mesh/contracts';
+import { messageV1 } from '@im-mesh/contracts';
 import fc from 'fast-check';
 import { DeliverySequencer, type AppliedMessage } from '../src/delivery-sequencer.js';
 
 function message(seq: number, conversationId = 'c1'): messageV1.Message {
-  return {
+  return messageV1.Message.fromPartial({
     messageId: `${conversationId}-m${seq}`,
     conversationId,
     seq,
@@ -17,7 +17,7 @@ function message(seq: number, conversationId = 'c1'): messageV1.Message {
     clientMsgId: `k${seq}`,
     content: { body: { $case: 'text', value: { text: `text ${seq}`, mentionUserIds: [] } } },
     sentAt: new Date(0),
-  };
+  });
 }
 
 function range(from: number, to: number): messageV1.Message[] {

@@ -67,6 +67,15 @@ export class FakeImBackend {
   private grpcWeb: GrpcWebBridge | undefined;
 
   readonly messageService = {
+    // Methods this fake does not model answer UNIMPLEMENTED.
+    ...(Object.fromEntries(
+      Object.keys(messageV1.MessageServiceDefinition.methods).map((name) => [
+        name,
+        async (): Promise<never> => {
+          throw new ServerError(Status.UNIMPLEMENTED, 'Not modelled by the fake backend.');
+        },
+      ]),
+    ) as unknown as messageV1.MessageServiceImplementation),
     sendMessage: async (request: messageV1.SendMessageRequest, context: CallContext) =>
       this.sendMessage(callerOf(context.metadata), request),
     syncConversations: async (request: messageV1.SyncConversationsRequest, context: CallContext) => {
@@ -188,7 +197,8 @@ export class FakeImBackend {
     const key = `${from.userId}\u0000${request.clientMsgId}`;
     const earlier = this.replies.get(key);
     if (earlier !== undefined) return { ...earlier, duplicate: true };
-    const text = request.content?.body?.value.text ?? '';
+    const body = request.content?.body;
+    const text = body?.$case === 'text' ? body.value.text : '';
     if (text.trim() === '') throw new ServerError(Status.INVALID_ARGUMENT, 'The text is empty.');
     const target = request.target;
     if (target?.$case !== 'toUserId') throw new ServerError(Status.INVALID_ARGUMENT, 'Only direct messages here.');
@@ -199,7 +209,7 @@ export class FakeImBackend {
       conversation = { members, messages: [] };
       this.conversations.set(conversationId, conversation);
     }
-    const message: messageV1.Message = {
+    const message: messageV1.Message = messageV1.Message.fromPartial({
       messageId: randomUUID(),
       conversationId,
       seq: conversation.messages.length + 1,
@@ -208,7 +218,7 @@ export class FakeImBackend {
       clientMsgId: request.clientMsgId,
       content: request.content,
       sentAt: new Date(),
-    };
+    });
     conversation.messages.push(message);
     const reply = { messageId: message.messageId, conversationId, seq: message.seq, sentAt: message.sentAt, duplicate: false };
     this.replies.set(key, reply);

@@ -1,7 +1,7 @@
 // Test harness: a real connect node on free ports, wired to the auth/core test
 // double, the in-process presence registry (recording calls) and push bus, plus
 // clients for every transport: WebSocket, gRPC Connect and gRPC Subscribe.
-import { connectV1, internalV1 } from '@im-mesh/contracts';
+import { connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
 import {
   createLogger,
   MemoryPresenceRegistry,
@@ -117,7 +117,7 @@ export function messageFrame(conversationId: string, seq: number, messageId = uu
   return {
     kind: {
       $case: 'message',
-      value: {
+      value: messageV1.Message.fromPartial({
         messageId,
         conversationId,
         seq,
@@ -126,7 +126,7 @@ export function messageFrame(conversationId: string, seq: number, messageId = uu
         clientMsgId: `client-${messageId}`,
         content: { body: { $case: 'text', value: { text: `message ${seq}`, mentionUserIds: [] } } },
         sentAt: new Date(),
-      },
+      }),
     },
   };
 }

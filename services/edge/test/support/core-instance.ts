@@ -28,15 +28,14 @@ export async function startCoreInstance(name: string, logger: Logger): Promise<C
     if (server) return;
     const next = createGrpcServer({ logger });
     next.add(messageV1.MessageServiceDefinition, {
+      // Every method but SendMessage answers UNIMPLEMENTED.
+      ...(Object.fromEntries(Object.keys(messageV1.MessageServiceDefinition.methods).map((name) => [name, unimplemented])) as unknown as messageV1.MessageServiceImplementation),
       async sendMessage(request) {
         served += 1;
         if (request.clientMsgId.startsWith('missing-')) throw new AppError('not_found', 'That conversation does not exist.');
         if (request.clientMsgId.startsWith('busy-')) throw new AppError('unavailable', 'The message store is busy. Try again.');
         return { messageId: `${name}:${request.clientMsgId}`, conversationId: 'conv-1', seq: served, sentAt: new Date() };
       },
-      syncConversations: unimplemented,
-      pullMessages: unimplemented,
-      markRead: unimplemented,
     });
     port = await next.listen('127.0.0.1', port);
     server = next;
