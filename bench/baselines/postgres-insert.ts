@@ -3,6 +3,12 @@
 // shipped settings (synchronous_commit on), on the same server the system
 // writes to. `clients` connections run transactions back to back for `durationMs`.
 // The tables live in a schema of their own, dropped afterwards.
+//
+// `withNotify` adds a pg_notify inside the transaction, as core's send does to
+// wake other instances' relays: PostgreSQL serializes the commits of every
+// transaction that notified (a database-wide lock taken before commit and held
+// until the commit record is flushed), so the pair of figures shows what that
+// costs on this disk.
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { LatencyHistogram } from '../harness/latency-histogram.js';
@@ -16,7 +22,7 @@ export interface InsertBaseline {
   serverVersion: string;
 }
 
-export async function measurePostgresInsert(databaseUrl: string, clients: number, durationMs: number): Promise<InsertBaseline> {
+export async function measurePostgresInsert(databaseUrl: string, clients: number, durationMs: number, withNotify = false): Promise<InsertBaseline> {
   const schema = `bench_baseline_${randomBytes(4).toString('hex')}`;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: clients });
   try {
@@ -46,6 +52,7 @@ export async function measurePostgresInsert(databaseUrl: string, clients: number
             await client.query('BEGIN');
             await client.query(`INSERT INTO ${schema}.messages (id, conversation_id, seq, sender_id, client_msg_id, content) VALUES ($1, $2, $3, $4, $5, $6)`, [id, conversation, seq, sender, id, content]);
             await client.query(`INSERT INTO ${schema}.outbox (message_id, conversation_id) VALUES ($1, $2)`, [id, conversation]);
+            if (withNotify) await client.query(`SELECT pg_notify('${schema}', '')`);
             await client.query('COMMIT');
             histogram.record(Number(process.hrtime.bigint() - started) / 1000);
             committed += 1;

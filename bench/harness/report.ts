@@ -18,11 +18,14 @@ export interface MachineFacts {
 }
 
 export function machineFacts(): MachineFacts {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    // Not a git checkout (a copied tree): the commit stays unknown.
+  // BENCH_COMMIT names the commit when the measured tree is an exported copy without .git.
+  let commit = process.env.BENCH_COMMIT ?? 'unknown';
+  if (commit === 'unknown') {
+    try {
+      commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      // Not a git checkout (a copied tree): the commit stays unknown.
+    }
   }
   return {
     cpus: cpus().length,

@@ -1,6 +1,7 @@
 // baselines: the physical limits of this machine measured in the same run, to
 // print beside the system's figures as ratios (RESULTS.md): raw `ws` echo, a raw
-// PostgreSQL message + outbox insert transaction on the system's own PostgreSQL,
+// PostgreSQL message + outbox insert transaction on the system's own PostgreSQL
+// (and the same with a NOTIFY, see postgres-insert.ts),
 // raw RabbitMQ publish with confirms (on the machine's RabbitMQ in both modes).
 import { measurePostgresInsert } from '../baselines/postgres-insert.js';
 import { measureRabbitPublish } from '../baselines/rabbitmq-publish.js';
@@ -20,6 +21,8 @@ export async function baselines(context: ScenarioContext): Promise<ScenarioResul
   const echo = await measureWsEcho(echoConnections, echoInFlight, durationMs);
   context.progress(`  raw PostgreSQL message+outbox transactions, ${pgClients} connections`);
   const insert = await measurePostgresInsert(context.system.databaseUrl, pgClients, durationMs);
+  context.progress(`  the same with a pg_notify in each transaction (as core's send does)`);
+  const insertNotify = await measurePostgresInsert(context.system.databaseUrl, pgClients, durationMs, true);
   context.progress(`  raw RabbitMQ persistent publishes with confirms, window ${rabbitWindow}`);
   const publish = await measureRabbitPublish(RABBITMQ_URL, rabbitWindow, durationMs);
   return {
@@ -42,6 +45,9 @@ export async function baselines(context: ScenarioContext): Promise<ScenarioResul
       postgres_transactionsPerSecond: insert.transactionsPerSecond,
       postgres_p50Ms: insert.p50Ms,
       postgres_p99Ms: insert.p99Ms,
+      postgresWithNotify_transactionsPerSecond: insertNotify.transactionsPerSecond,
+      postgresWithNotify_p50Ms: insertNotify.p50Ms,
+      postgresWithNotify_p99Ms: insertNotify.p99Ms,
       rabbitmq_confirmedPerSecond: publish.confirmedPerSecond,
       rabbitmq_p50Ms: publish.p50Ms,
       rabbitmq_p99Ms: publish.p99Ms,
