@@ -28,6 +28,17 @@ export const coreConfigShape = {
   CORE_OUTBOX_MAX_ATTEMPTS: env.int(20, 1, 1000),
   /** How long after sending a sender may recall a message, in seconds (group owners and admins are not bound by it). */
   CORE_RECALL_WINDOW_SECONDS: env.int(120, 1, 31_536_000),
+  /** Most members a group can have (groups/). */
+  CORE_GROUP_MEMBER_LIMIT: env.int(2000, 2, 100_000),
+  /**
+   * Generated group pictures are rendered once membership has been quiet this
+   * long, in ms (a burst of joins renders once), and at the latest after
+   * CORE_GROUP_AVATAR_MAX_WAIT_MS; stale ones are looked for every
+   * CORE_GROUP_AVATAR_POLL_MS (group-avatars/).
+   */
+  CORE_GROUP_AVATAR_QUIET_MS: env.millis(1500, 0),
+  CORE_GROUP_AVATAR_MAX_WAIT_MS: env.millis(15_000, 0),
+  CORE_GROUP_AVATAR_POLL_MS: env.millis(1000, 10),
   LOG_LEVEL: env.logLevel(),
   /** Required by the standalone entry point; the all-in-one passes its own URL. */
   DATABASE_URL: env.optionalString(),

@@ -57,8 +57,6 @@ export interface FilesAndSocial {
   blobStore: BlobStore;
   /** To mount on this service's HTTP port: local blob URLs when this service opened the local store. */
   httpHandlers: HttpHandler[];
-  /** The blob store in use (group pictures live there too). */
-  blobStore: BlobStorage['store'];
   close(): Promise<void>;
 }
 
@@ -91,7 +89,6 @@ export async function openFilesAndSocial(options: FilesAndSocialOptions): Promis
     sendPolicy: new SocialSendPolicy(social),
     onRecipientsOffline: offlineNotifier(notifier, logger),
     httpHandlers: ownsBlobs && blobs.httpHandler ? [blobs.httpHandler] : [],
-    blobStore: blobs.store,
     async close() {
       await notifier.close();
       if (ownsBlobs) await blobs.store.close();

@@ -18,10 +18,20 @@ import {
   type BlobStorage,
   type ServiceHttpServer,
 } from '@im-mesh/platform';
-import { fileV1, internalV1, messageV1, userV1 } from '@im-mesh/contracts';
+import { fileV1, groupV1, internalV1, messageV1, userV1 } from '@im-mesh/contracts';
 import { openFilesAndSocial, type FilesAndSocial } from './files-and-social.js';
 import type { CoreConfig } from './config.js';
 import { createCoreMetrics } from './core-metrics.js';
+import { BlobCustomAvatarStore } from './group-avatars/custom-avatar-store.js';
+import { GroupAvatarRenderer } from './group-avatars/group-avatar-renderer.js';
+import { DirectoryMemberProfiles } from './group-avatars/member-profiles.js';
+import { GroupAccess } from './groups/group-access.js';
+import { GroupLifecycle } from './groups/group-lifecycle.js';
+import { GroupMembership } from './groups/group-membership.js';
+import { GroupQueries } from './groups/group-queries.js';
+import { GroupSendPolicy } from './groups/group-send-policy.js';
+import { groupService } from './groups/group-service.js';
+import { GroupStore } from './storage/group-store.js';
 import { ConversationSync } from './messages/conversation-sync.js';
 import { MessageEvents } from './messages/message-events.js';
 import { MessageSender } from './messages/send-message.js';
@@ -118,20 +128,53 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     });
     filesAndSocial = social;
 
+    const groupStore = new GroupStore(database);
+    const groupSendPolicy = new GroupSendPolicy();
+    const avatars = new GroupAvatarRenderer({
+      database,
+      groups: groupStore,
+      blobs: social.blobStore,
+      profiles: new DirectoryMemberProfiles(createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel)),
+      logger: logger.child({ component: 'group-avatars' }),
+      quietMs: config.CORE_GROUP_AVATAR_QUIET_MS,
+      maxWaitMs: config.CORE_GROUP_AVATAR_MAX_WAIT_MS,
+      pollMs: config.CORE_GROUP_AVATAR_POLL_MS,
+      onStored: () => relay.wake(),
+    });
+    const groupAccess = new GroupAccess({
+      store: groupStore,
+      memberLimit: config.CORE_GROUP_MEMBER_LIMIT,
+      avatarUrl: (key) => social.blobStore.presignDownload(key, { expiresInSeconds: 3600 }),
+      onChanged: () => {
+        relay.wake();
+        avatars.wake();
+      },
+    });
+
     const server = createGrpcServer({ logger });
     server.addWith(
       requireAccessToken(verifier),
       messageV1.MessageServiceDefinition,
       messageService({
-        sender: new MessageSender(messageStore, messageStateStore, directory, coreMetrics, () => relay.wake(), [social.sendPolicy]),
+        sender: new MessageSender(messageStore, messageStateStore, directory, coreMetrics, () => relay.wake(), [groupSendPolicy, social.sendPolicy]),
         events: new MessageEvents(messageStateStore, {
           recallWindowSeconds: config.CORE_RECALL_WINDOW_SECONDS,
           onStored: () => relay.wake(),
+          recallAuthority: groupSendPolicy,
         }),
         groupReads: new GroupReads(new ReadCountStore(database)),
         search: new MessageSearch(new MessageSearchStore(database)),
         sync: new ConversationSync(conversationStore, messageStore),
         reads: new ReadReceipts(conversationStore, pusher, logger),
+      }),
+    );
+    server.addWith(
+      requireAccessToken(verifier),
+      groupV1.GroupServiceDefinition,
+      groupService({
+        lifecycle: new GroupLifecycle(groupAccess, directory, new BlobCustomAvatarStore(social.blobStore)),
+        membership: new GroupMembership(groupAccess, directory),
+        reads: new GroupQueries(groupAccess),
       }),
     );
     server.addWith(requireAccessToken(verifier), fileV1.FileServiceDefinition, social.fileService);
@@ -151,6 +194,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
         social.httpHandlers,
       );
       await relay.start();
+      avatars.start();
     } catch (error) {
       await server.shutdown();
       await http?.close();
@@ -172,6 +216,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
           accepting = false;
           await server.shutdown();
           await relay.stop();
+          await avatars.stop();
           await httpServer.close();
           await cleanup();
           logger.info('core stopped');

@@ -1,8 +1,9 @@
 // GroupService's gRPC handlers, kept thin: check who calls, hand the request to
 // the feature, return its answer. Mounted behind requireAccessToken.
-import type { AuthContext } from '@im-mesh/platform';
+import { AppError, isUuid, type AccessTokenClaims, type AuthContext } from '@im-mesh/platform';
 import type { groupV1 } from '@im-mesh/contracts';
 import type { ServiceImplementation } from 'nice-grpc';
+import { isIdText, MAX_DEVICE_ID_LENGTH } from '../messages/message-rules.js';
 import type { GroupLifecycle } from './group-lifecycle.js';
 import type { GroupMembership } from './group-membership.js';
 import type { GroupQueries } from './group-queries.js';
@@ -15,7 +16,6 @@ export interface GroupFeatures {
 
 export function groupService(
   features: GroupFeatures,
-  callerOf: (context: AuthContext) => AuthContext['auth'],
 ): ServiceImplementation<typeof groupV1.GroupServiceDefinition, AuthContext> {
   const { lifecycle, membership, reads } = features;
   return {
@@ -37,4 +37,16 @@ export function groupService(
     setMuteAll: (request, context) => lifecycle.setMuteAll(callerOf(context), request),
     dissolveGroup: (request, context) => lifecycle.dissolve(callerOf(context), request),
   };
+}
+
+/**
+ * The verified caller. Group events are stored with the caller's user UUID and
+ * device id, so a token naming anything else (auth never issues one) is refused.
+ */
+function callerOf(context: AuthContext): AccessTokenClaims {
+  const { auth } = context;
+  if (!isUuid(auth.userId) || !isIdText(auth.deviceId, MAX_DEVICE_ID_LENGTH)) {
+    throw AppError.unauthenticated('The access token does not name a user and device this service knows.', 'TOKEN_SUBJECT');
+  }
+  return auth;
 }

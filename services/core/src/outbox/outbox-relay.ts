@@ -19,7 +19,7 @@ import type { CoreMetrics } from '../core-metrics.js';
 import { toMessage } from '../messages/message-view.js';
 import type { Pusher } from '../push/pusher.js';
 import { OUTBOX_CHANNEL, type MessageRow } from '../storage/message-store.js';
-import type { ClaimedBatch, OutboxRow, OutboxStore } from '../storage/outbox-store.js';
+import { seesSeq, type ClaimedBatch, type OutboxRow, type OutboxStore } from '../storage/outbox-store.js';
 import { OutboxListener } from './outbox-listener.js';
 import { retryDelayMs } from './retry-backoff.js';
 import { crashPoint } from '../faults/crash-point.js';
@@ -155,14 +155,14 @@ export class OutboxRelay {
       const claimedAt = performance.now();
       const { pusher, metrics, logger } = this.options;
       const conversationIds = [...new Set(batch.rows.map((row) => row.conversation_id))];
-      const members = await batch.members(conversationIds);
+      const recipients = await batch.recipients();
 
       const sent: number[] = [];
       const failed: FailedRow[] = [];
       const offline: Array<{ rowId: number; message: MessageRow; userIds: string[] }> = [];
       let routes: Map<string, DeviceRoute[]>;
       try {
-        routes = await pusher.routesOf([...members.values()].flat());
+        routes = await pusher.routesOf([...recipients.values()].flat().map((recipient) => recipient.userId));
       } catch (error) {
         return this.settle(batch, sent, batch.rows.map((row) => ({ row, error })));
       }
@@ -177,11 +177,12 @@ export class OutboxRelay {
               sent.push(row.id);
               continue;
             }
-            const offlineUserIds = (members.get(conversationId) ?? []).filter(
-              (userId) => userId !== message.sender_id && !routes.has(userId),
-            );
+            // Only those whose window holds this seq: a group member who left
+            // before it, or joined after it, is not pushed it.
+            const seeing = (recipients.get(conversationId) ?? []).filter((recipient) => seesSeq(recipient, message.seq)).map((r) => r.userId);
+            const offlineUserIds = seeing.filter((userId) => userId !== message.sender_id && !routes.has(userId));
             if (offlineUserIds.length > 0) offline.push({ rowId: row.id, message, userIds: offlineUserIds });
-            const targets = (members.get(conversationId) ?? [])
+            const targets = seeing
               .flatMap((userId) => routes.get(userId) ?? [])
               .filter((route) => !(route.userId === message.sender_id && route.deviceId === message.sender_device_id));
             if (targets.length === 0) {

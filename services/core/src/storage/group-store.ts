@@ -152,6 +152,21 @@ export class GroupTransaction {
     await this.sql.rows(`UPDATE groups SET ${TOUCH_AVATAR} WHERE id = $1`, [this.group.id]);
   }
 
+  /**
+   * Records a rendered picture for the first nine `members`, and clears the
+   * stale mark, unless the membership changed again after `touchedAt` (then the
+   * mark stays and a later pass renders again). `avatarKey` null keeps the
+   * current picture (the first nine had not changed). True when recorded.
+   */
+  async settleAvatar(touchedAt: Date, avatarKey: string | null, members: string): Promise<boolean> {
+    const rows = await this.sql.rows(
+      `UPDATE groups SET avatar_key = COALESCE($3, avatar_key), avatar_members = $4, avatar_dirty_since = NULL, avatar_touched_at = NULL
+        WHERE id = $1 AND avatar_touched_at = $2 RETURNING id`,
+      [this.group.id, touchedAt, avatarKey, members],
+    );
+    return rows.length > 0;
+  }
+
   /** Files (or refreshes) a join request; false when one was already pending. */
   async fileJoinRequest(userId: string, message: string): Promise<boolean> {
     const rows = await this.sql.rows<{ inserted: boolean }>(
@@ -300,6 +315,40 @@ export class GroupStore {
       return row?.id;
     });
   }
+}
+
+/** A group whose generated picture is stale and due for rendering. */
+export interface StaleAvatarRow {
+  id: string;
+  avatar_key: string | null;
+  avatar_members: string | null;
+  avatar_touched_at: Date;
+}
+
+/**
+ * Groups whose picture is stale and due: quiet for `quietMs` since the last
+ * membership change (so a burst of joins renders once), or stale for
+ * `maxWaitMs` however busy the group is. Oldest first.
+ */
+export async function staleAvatars(database: DataSource, quietMs: number, maxWaitMs: number, limit: number): Promise<StaleAvatarRow[]> {
+  return withConnection(database, (sql) =>
+    sql.rows<StaleAvatarRow>(
+      `SELECT id, avatar_key, avatar_members, avatar_touched_at FROM groups
+        WHERE avatar_dirty_since IS NOT NULL AND dissolved_at IS NULL
+          AND (avatar_touched_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+               OR avatar_dirty_since <= clock_timestamp() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY avatar_dirty_since LIMIT $3`,
+      [quietMs, maxWaitMs, limit],
+    ),
+  );
+}
+
+/** The first `count` current members in join order. */
+export async function firstMembers(database: DataSource, groupId: string, count: number): Promise<string[]> {
+  const rows = await withConnection(database, (sql) =>
+    sql.rows<{ user_id: string }>('SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY join_order LIMIT $2', [groupId, count]),
+  );
+  return rows.map((row) => row.user_id);
 }
 
 /**

@@ -56,6 +56,8 @@ export interface NewMessage {
    * AppError, which rolls back and stores nothing.
    */
   check?: (sql: Sql) => Promise<void>;
+  /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
+  afterStore?: (sql: Sql) => Promise<void>;
 }
 
 export type SendOutcome =
@@ -154,6 +156,7 @@ export class MessageStore {
     }
 
     const stored = await storeMessageIn(sql, message);
+    if (stored) await message.afterStore?.(sql);
     return stored ? { kind: 'stored', message: stored } : { kind: 'not_member' };
   }
 
@@ -227,10 +230,11 @@ export async function loadMessages(sql: Sql, ids: readonly string[]): Promise<Me
   return sql.rows<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::uuid[])`, [ids]);
 }
 
-/** Member user ids per conversation. */
+/** Current member user ids per conversation. */
 export async function loadMembers(sql: Sql, conversationIds: readonly string[]): Promise<Map<string, string[]>> {
   const rows = await sql.rows<{ conversation_id: string; user_id: string }>(
-    'SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id = ANY($1::text[])',
+    // Former group members (left_seq set) get no receipts or other pushes of members.
+    'SELECT conversation_id, user_id FROM conversation_members WHERE conversation_id = ANY($1::text[]) AND left_seq IS NULL',
     [conversationIds],
   );
   const members = new Map<string, string[]>();

@@ -12,7 +12,7 @@
 // Rows that failed too often move to outbox_dead (see its migration), from where
 // an operator requeues them (outbox/requeue-dead.ts).
 import type { DataSource } from 'typeorm';
-import { loadMembers, OUTBOX_CHANNEL, type MessageRow } from './message-store.js';
+import { OUTBOX_CHANNEL, type MessageRow } from './message-store.js';
 import { inTransaction, withConnection, type Sql } from './sql.js';
 
 export interface OutboxRow {
@@ -38,7 +38,12 @@ export interface OutboxRow {
 export interface ClaimedBatch {
   /** Claimed rows in id order. */
   rows: OutboxRow[];
-  members(conversationIds: readonly string[]): Promise<Map<string, string[]>>;
+  /**
+   * Per conversation of the batch, who may see its rows: current members and
+   * former group members whose window (joined_seq, left_seq] reaches the
+   * batch's earliest row of it. Filter per message with seesSeq.
+   */
+  recipients(): Promise<Map<string, ConversationRecipient[]>>;
   /** Deletes rows whose pushes were accepted. */
   markSent(ids: readonly number[]): Promise<void>;
   /** Counts a failed attempt and makes the row due again after `delayMs`. */
@@ -156,7 +161,7 @@ export class OutboxStore {
 function batchOf(sql: Sql, rows: OutboxRow[]): ClaimedBatch {
   return {
     rows,
-    members: (conversationIds) => loadMembers(sql, conversationIds),
+    recipients: () => loadRecipients(sql, rows),
     async markSent(ids) {
       if (ids.length > 0) await sql.rows('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
     },
@@ -196,4 +201,39 @@ function toOutboxRow(row: ClaimedRow): OutboxRow {
       ? null
       : { id: m_id, conversation_id: row.conversation_id, seq: row.seq, sender_id, sender_device_id, client_msg_id, content, created_at: m_created_at };
   return { ...outbox, message };
+}
+
+/** A member and the seqs they may see: (joinedSeq, leftSeq], leftSeq null while a member. */
+export interface ConversationRecipient {
+  userId: string;
+  joinedSeq: number;
+  leftSeq: number | null;
+}
+
+/**
+ * True when `recipient` may see the message at `seq`: a member who joined after
+ * it, or left before it, gets no push of it (a kicked member still gets the
+ * event that kicked them, at their left_seq).
+ */
+export function seesSeq(recipient: ConversationRecipient, seq: number): boolean {
+  return seq > recipient.joinedSeq && (recipient.leftSeq === null || seq <= recipient.leftSeq);
+}
+
+async function loadRecipients(sql: Sql, rows: readonly OutboxRow[]): Promise<Map<string, ConversationRecipient[]>> {
+  const earliest = new Map<string, number>();
+  for (const row of rows) earliest.set(row.conversation_id, Math.min(earliest.get(row.conversation_id) ?? row.seq, row.seq));
+  const found = await sql.rows<{ conversation_id: string; user_id: string; joined_seq: number; left_seq: number | null }>(
+    `SELECT m.conversation_id, m.user_id, m.joined_seq, m.left_seq
+       FROM unnest($1::text[], $2::bigint[]) AS w(conversation_id, from_seq)
+       JOIN conversation_members m ON m.conversation_id = w.conversation_id
+      WHERE m.left_seq IS NULL OR m.left_seq >= w.from_seq`,
+    [[...earliest.keys()], [...earliest.values()]],
+  );
+  const recipients = new Map<string, ConversationRecipient[]>();
+  for (const row of found) {
+    const list = recipients.get(row.conversation_id) ?? [];
+    list.push({ userId: row.user_id, joinedSeq: row.joined_seq, leftSeq: row.left_seq });
+    recipients.set(row.conversation_id, list);
+  }
+  return recipients;
 }
