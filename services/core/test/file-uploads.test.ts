@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ClientError, Status } from 'nice-grpc';
 import sharp from 'sharp';
-import { fileV1 } from '@im-mesh/contracts';
-import { CoreHarness, text, toUser } from './support/core-harness.js';
+import { fileV1, messageV1 } from '@im-mesh/contracts';
+import { CoreHarness, toUser } from './support/core-harness.js';
 import { ClientsFor, startTestBlobs, type FileClient, type TestBlobs } from './support/file-and-user-clients.js';
 
 const { FileKind } = fileV1;
@@ -181,10 +181,22 @@ describe('FileService on the local blob store', () => {
     await assert.rejects(bob.getDownloadUrl({ fileId: file.fileId, thumbnail: false }), failsWith(Status.NOT_FOUND, /File not found/));
     await assert.rejects(bob.completeUpload({ uploadId: file.fileId }), failsWith(Status.NOT_FOUND, /not yours/));
 
-    // Alice sends the file to Bob. Until message kinds that carry files land in
-    // the send path, the message_files row the send transaction writes is added here.
-    const sent = await h.messagesAs(h.alice, 'alice-phone').sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('look') });
-    await h.query('INSERT INTO core.message_files (message_id, file_id) VALUES ($1, $2)', [sent.messageId, file.fileId]);
+    // Alice sends the file to Bob as an image message; the send transaction records the reference.
+    const messages = h.messagesAs(h.alice, 'alice-phone');
+    const image = (fileId: string): messageV1.MessageContent => ({
+      body: { $case: 'image', value: { fileId, sizeBytes: file.sizeBytes, mimeType: 'image/png', width: 20, height: 10, thumbnail: undefined } },
+    });
+    const sent = await messages.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: image(file.fileId) });
+    assert.equal(await h.count('message_files', 'message_id = $1 AND file_id = $2', [sent.messageId, file.fileId]), 1);
+
+    // Bob cannot pass off a file he cannot see (Carol's) in a message of his own; nothing is stored.
+    const carols = await uploadImage(carol, await pngOf(6, 6));
+    const before = [await h.count('messages'), await h.count('message_files')];
+    await assert.rejects(
+      h.messagesAs(h.bob, 'bob-phone').sendMessage({ target: toUser(h.alice), clientMsgId: randomUUID(), content: image(carols.fileId) }),
+      failsWith(Status.FAILED_PRECONDITION, /not a completed upload you can use/),
+    );
+    assert.deepEqual([await h.count('messages'), await h.count('message_files')], before);
 
     const forBob = await bob.getDownloadUrl({ fileId: file.fileId, thumbnail: true });
     assert.equal((await fetch(forBob.url)).status, 200);

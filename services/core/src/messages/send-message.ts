@@ -14,6 +14,7 @@ import { directConversationId } from './direct-conversation.js';
 import { checkClientMsgId, checkConversationId, userIdFrom } from './message-rules.js';
 import type { SendAttempt, SendPolicy } from './send-policy.js';
 import { crashPoint } from '../faults/crash-point.js';
+import { checkFileReferences, fileIdsOf, recordMessageFiles } from '../files/file-references.js';
 
 /** Same words whether the conversation is missing or the caller is not in it: existence is not leaked. */
 export const CONVERSATION_NOT_FOUND = 'Conversation not found, or you are not a member of it.';
@@ -56,8 +57,10 @@ export class MessageSender {
     const kind = kindOf(content);
 
     const attempt: SendAttempt = { conversationId, senderId: caller.userId, kind, ...(peer !== undefined && { peerId: peer }) };
+    const messageId = uuidv7();
+    const fileIds = fileIdsOf(content);
     const message: NewMessage = {
-      messageId: uuidv7(),
+      messageId,
       conversationId,
       senderId: caller.userId,
       senderDeviceId: caller.deviceId,
@@ -66,8 +69,11 @@ export class MessageSender {
       mentionUserIds,
       kind,
       searchText: searchTextOf(content),
+      // Who may download a file follows the messages that carry it (files/file-references.ts).
+      afterStore: (tx) => recordMessageFiles(tx, messageId, fileIds),
       check: async (tx) => {
         for (const policy of this.policies) await policy.check(tx, attempt);
+        await checkFileReferences(tx, caller.userId, fileIds);
       },
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };
