@@ -286,14 +286,15 @@ export async function appendSystemMessage(
        UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq
      ), message AS (
        INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content)
-       SELECT $2, $1, next.last_seq, $3, 'server', 'system:' || $2, $4 FROM next
+       SELECT $2, $1, next.last_seq, $3, 'server', $5, $4 FROM next
        RETURNING id, seq
      ), queued AS (
        INSERT INTO outbox (message_id, conversation_id, seq, created_at)
        SELECT id, $1, seq, clock_timestamp() FROM message
      )
      SELECT message.seq, pg_notify('${OUTBOX_CHANNEL}', '') AS notified FROM message`,
-    [conversationId, event.messageId, event.actorId, Buffer.from(event.content)],
+    // The client_msg_id of a server-written message only has to be unique per sender.
+    [conversationId, event.messageId, event.actorId, Buffer.from(event.content), `system:${event.messageId}`],
   );
   return { seq: Number(row!.seq) };
 }
