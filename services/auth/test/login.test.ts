@@ -18,7 +18,13 @@ describe('login', () => {
 
   before(async () => {
     db = await createTestDatabase('auth_login');
-    running = await startAuth(db.url);
+    // Many tries on one account from one address: the brute-force limits (tested
+    // in brute-force.test.ts) are raised so they do not interfere here.
+    running = await startAuth(db.url, {
+      AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: '1000/60',
+      AUTH_LOGIN_LIMIT_PER_ACCOUNT: '1000/60',
+      AUTH_LOGIN_LIMIT_PER_ADDRESS: '1000/60',
+    });
     ({ userId: aliceId } = await register(running.auth, 'Alice', PASSWORD));
   });
 

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { BlindIndex, createLogger, MemoryEphemeralStore, MemoryRateLimiter, type EphemeralStore } from '@im-mesh/platform';
 import { Registry } from 'prom-client';
-import { SMS_CODE_MAX_ATTEMPTS, SmsCodes, type SmsSendLimits } from '../src/sms/sms-codes.js';
+import { DEFAULT_PER_NUMBER, DEFAULT_PER_NUMBER_DAILY, SMS_CODE_MAX_ATTEMPTS, SmsCodes, type SmsSendLimits } from '../src/sms/sms-codes.js';
 import type { SmsMessage, SmsSender } from '../src/sms/sms-sender.js';
 
 const ALICE = '+4915112345678';
 const BOB = '+4915187654321';
-const GENEROUS: SmsSendLimits = { perAddress: { capacity: 1000, refillPerSecond: 1 }, perCountry: { capacity: 1000, refillPerSecond: 1 } };
+const GENEROUS: SmsSendLimits = { perNumber: DEFAULT_PER_NUMBER, perNumberDaily: DEFAULT_PER_NUMBER_DAILY, perAddress: { capacity: 1000, refillPerSecond: 1 }, perCountry: { capacity: 1000, refillPerSecond: 1 } };
 
 class RecordingSender implements SmsSender {
   readonly name = 'recording';
@@ -170,7 +170,7 @@ describe('SMS codes', () => {
   });
 
   test('send flood per address and per country calling code', async () => {
-    const { codes } = setup({ perAddress: { capacity: 3, refillPerSecond: 0.0001 }, perCountry: { capacity: 5, refillPerSecond: 0.0001 } });
+    const { codes } = setup({ ...GENEROUS, perAddress: { capacity: 3, refillPerSecond: 0.0001 }, perCountry: { capacity: 5, refillPerSecond: 0.0001 } });
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       outcomes.push(await codes.send(`+491511000000${i}`, 'login', '203.0.113.9').then(() => 'sent', () => 'refused'));

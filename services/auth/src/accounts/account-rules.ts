@@ -30,17 +30,6 @@ export function checkUsername(username: string): string {
   return username;
 }
 
-export function checkPassword(password: string): string {
-  const chars = charCount(password);
-  if (chars < PASSWORD_MIN_CHARS || chars > PASSWORD_MAX_CHARS) {
-    throw AppError.invalidArgument(
-      `password must be ${PASSWORD_MIN_CHARS} to ${PASSWORD_MAX_CHARS} characters long.`,
-      'PASSWORD_INVALID',
-    );
-  }
-  return password;
-}
-
 /** The display name to store: trimmed, and the username when left empty. */
 export function checkDisplayName(displayName: string, username: string): string {
   const trimmed = displayName.trim();

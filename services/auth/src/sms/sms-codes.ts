@@ -7,9 +7,10 @@
 // Sending answers the same whether or not an account has the number: no
 // account is looked up, and delivery runs after the answer, so neither the
 // reply nor its timing depends on the number. Sending is limited per number
-// (1 a minute, 10 a day), per client address and per country calling code.
+// (1 a minute and 10 a day by default), per client address and per country
+// calling code.
 import { createHmac, randomInt } from 'node:crypto';
-import type { BlindIndex, EphemeralStore, Logger, RateLimit, RateLimiter } from '@im-mesh/platform';
+import type { BlindIndex, EphemeralStore, Logger, RateDecision, RateLimit, RateLimiter } from '@im-mesh/platform';
 import { Counter, type Registry } from 'prom-client';
 import { countryCallingCode, maskPhoneNumber } from '../accounts/phone-number.js';
 import { throttled } from '../login/login-throttle.js';
@@ -18,10 +19,13 @@ import type { SmsPurpose, SmsSender } from './sms-sender.js';
 export const SMS_CODE_DIGITS = 6;
 export const SMS_CODE_MAX_ATTEMPTS = 5;
 const CODE_PATTERN = /^[0-9]{6}$/;
-const PER_NUMBER_MINUTE: RateLimit = { capacity: 1, refillPerSecond: 1 / 60 };
-const PER_NUMBER_DAY: RateLimit = { capacity: 10, refillPerSecond: 10 / 86_400 };
+/** One a minute and ten a day per number, unless configured otherwise. */
+export const DEFAULT_PER_NUMBER: RateLimit = { capacity: 1, refillPerSecond: 1 / 60 };
+export const DEFAULT_PER_NUMBER_DAILY: RateLimit = { capacity: 10, refillPerSecond: 10 / 86_400 };
 
 export interface SmsSendLimits {
+  perNumber: RateLimit;
+  perNumberDaily: RateLimit;
   perAddress: RateLimit;
   perCountry: RateLimit;
 }
@@ -81,8 +85,8 @@ export class SmsCodes {
     // The caller's own budget first, so a flood from one address stops there
     // instead of using up the victims' per-number allowance.
     await this.spend(`sms:address:${address}`, this.deps.limits.perAddress);
-    await this.spend(`sms:number-minute:${number}`, PER_NUMBER_MINUTE);
-    await this.spend(`sms:number-day:${number}`, PER_NUMBER_DAY);
+    const perNumber = await this.spend(`sms:number:${number}`, this.deps.limits.perNumber);
+    await this.spend(`sms:number-daily:${number}`, this.deps.limits.perNumberDaily);
     await this.spend(`sms:country:${countryCallingCode(phone)}`, this.deps.limits.perCountry);
 
     const code = String(randomInt(0, 10 ** SMS_CODE_DIGITS)).padStart(SMS_CODE_DIGITS, '0');
@@ -95,7 +99,8 @@ export class SmsCodes {
     const text = `Your im-mesh code is ${code}. It expires in ${minutes} min. Never share it: we will never ask for it.`;
     this.deliver(phone, purpose, code, text);
     const now = this.now();
-    return { expiresAt: new Date(now + ttl * 1000), resendAllowedAt: new Date(now + 60_000) };
+    const nextTokenMs = perNumber.remaining >= 1 ? 0 : Math.ceil(1000 / this.deps.limits.perNumber.refillPerSecond);
+    return { expiresAt: new Date(now + ttl * 1000), resendAllowedAt: new Date(now + nextTokenMs) };
   }
 
   /**
@@ -137,9 +142,10 @@ export class SmsCodes {
     this.deliveries.add(delivery);
   }
 
-  private async spend(key: string, limit: RateLimit): Promise<void> {
+  private async spend(key: string, limit: RateLimit): Promise<RateDecision> {
     const decision = await this.deps.limiter.take(key, limit);
     if (!decision.allowed) throw throttled(decision.retryAfterMs);
+    return decision;
   }
 
   private numberKey(phone: string): string {

@@ -21,6 +21,10 @@ export const smsConfigShape = {
   AUTH_SMS_CONSOLE_ALLOWED: env.bool(false),
   /** Lifetime of an SMS code, in seconds: 30 to 300 (5 minutes, the default and the most allowed). */
   AUTH_SMS_CODE_TTL_SECONDS: env.int(300, 30, 300),
+  /** Codes sent per phone number, short window, "<count>/<seconds>": one a minute. */
+  AUTH_SMS_LIMIT_PER_NUMBER: rate('1/60'),
+  /** Codes sent per phone number, long window, "<count>/<seconds>": ten a day. */
+  AUTH_SMS_LIMIT_PER_NUMBER_DAILY: rate('10/86400'),
   /** Codes sent per client address, "<count>/<seconds>". */
   AUTH_SMS_LIMIT_PER_ADDRESS: rate('20/3600'),
   /** Codes sent per country calling code, "<count>/<seconds>" (bounds toll fraud to one expensive country). */
@@ -77,6 +81,8 @@ export function smsSenderFrom(config: SmsConfig, logger: Logger): SmsSender | un
 
 export function smsSendLimitsFrom(config: SmsConfig): SmsSendLimits {
   return {
+    perNumber: rateLimitOf(config.AUTH_SMS_LIMIT_PER_NUMBER),
+    perNumberDaily: rateLimitOf(config.AUTH_SMS_LIMIT_PER_NUMBER_DAILY),
     perAddress: rateLimitOf(config.AUTH_SMS_LIMIT_PER_ADDRESS),
     perCountry: rateLimitOf(config.AUTH_SMS_LIMIT_PER_COUNTRY),
   };
