@@ -3,11 +3,12 @@
 // proto package. Browser-safe; the descriptor set's path is in
 // '@im-mesh/contracts/descriptor-path'.
 
-export * as authV1 from '../gen/im/auth/v1/auth.js';
+export * as adminV1 from '../gen/im/admin/v1/admin.js';
+export * as authV1 from './auth-v1.js';
 export * as commonV1 from '../gen/im/common/v1/error.js';
 export * as connectV1 from '../gen/im/connect/v1/connect.js';
 export * as fileV1 from '../gen/im/file/v1/file.js';
-export * as internalV1 from '../gen/im/internal/v1/internal.js';
+export * as internalV1 from './internal-v1.js';
 export * as groupV1 from '../gen/im/group/v1/group.js';
 export * as messageV1 from './message-v1.js';
 export * as userV1 from '../gen/im/user/v1/user.js';
