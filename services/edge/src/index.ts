@@ -4,6 +4,9 @@
 import type { AddressInfo, Socket } from 'node:net';
 import {
   AccessTokenVerifier,
+  liveSetting,
+  MemoryLiveSettings,
+  type LiveSettingsSource,
   type HttpHandler,
   type Logger,
   type RateLimiter,
@@ -12,7 +15,8 @@ import {
   type ServiceRegistry,
 } from '@im-mesh/platform';
 import type { Registry } from 'prom-client';
-import { Admission } from './admission/admission.js';
+import { z } from 'zod';
+import { Admission, type AdmissionLimits } from './admission/admission.js';
 import { grpcJwksSource } from './admission/jwks-source.js';
 import type { EdgeConfig } from './config.js';
 import { createEdgeServers } from './edge-server.js';
@@ -26,6 +30,15 @@ import { staticUpstreamRegistry, type Upstreams } from './routing/upstreams.js';
 
 export { edgeConfigShape, loadEdgeConfig, type EdgeConfig } from './config.js';
 export { EDGE_REGISTRY_SERVICES, type Upstreams } from './routing/upstreams.js';
+
+/**
+ * The live setting that overrides the edge's rate limits, e.g.
+ * `{"perIp": {"refillPerSecond": 50, "capacity": 100}, "perUser": {"capacity": 20}}`;
+ * any field may be left out and keeps its EDGE_RATE_LIMIT_* value.
+ */
+export const EDGE_RATE_LIMITS_SETTING = 'edge-rate-limits';
+const bucketOverride = z.object({ refillPerSecond: z.number().positive(), capacity: z.number().int().positive() }).partial().strict();
+const rateLimitsOverrideSchema = z.object({ perIp: bucketOverride, perUser: bucketOverride }).partial().strict();
 
 export interface EdgeServiceOptions {
   config: EdgeConfig;
@@ -49,6 +62,8 @@ export interface EdgeServiceOptions {
   extraReadiness?: ReadinessCheck[];
   /** Plain HTTP handlers served on the public port (the all-in-one's local blob URLs under /blobs/). */
   httpHandlers?: HttpHandler[];
+  /** Hot-reloadable settings; the edge follows EDGE_RATE_LIMITS_SETTING. In-process (fixed) when omitted. */
+  settings?: LiveSettingsSource;
 }
 
 export type RunningEdge = RunningService & {
@@ -94,14 +109,27 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
   const authPool = router.pool('auth');
   const jwks = grpcJwksSource({ pick: () => authPool.pickAddress(), serves: (address) => authPool.serves(address) });
   const verifier = new AccessTokenVerifier({ issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, source: jwks.source });
+  const limits = liveSetting(
+    options.settings ?? new MemoryLiveSettings(),
+    EDGE_RATE_LIMITS_SETTING,
+    rateLimitsOverrideSchema,
+    {
+      perIp: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_IP, capacity: config.EDGE_RATE_LIMIT_PER_IP_BURST },
+      perUser: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_USER, capacity: config.EDGE_RATE_LIMIT_PER_USER_BURST },
+    },
+    {
+      logger: logger.child({ component: 'live-settings' }),
+      merge: (fallback: AdmissionLimits, override: z.infer<typeof rateLimitsOverrideSchema>): AdmissionLimits => ({
+        perIp: { ...fallback.perIp, ...override.perIp },
+        perUser: { ...fallback.perUser, ...override.perUser },
+      }),
+    },
+  );
   const admission = new Admission({
     rateLimiter: options.rateLimiter,
     verifier,
     logger,
-    limits: {
-      perIp: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_IP, capacity: config.EDGE_RATE_LIMIT_PER_IP_BURST },
-      perUser: { refillPerSecond: config.EDGE_RATE_LIMIT_PER_USER, capacity: config.EDGE_RATE_LIMIT_PER_USER_BURST },
-    },
+    limits: limits.get,
   });
   const readiness = upstreamReadiness((name) => router.pool(name));
   let accepting = true;
@@ -184,6 +212,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     await releaseRouting();
     servers.http1.close();
     await listenerClosed;
+    limits.stop();
     logger.info('edge stopped');
   };
 

@@ -11,7 +11,7 @@ import { EDGE_REGISTRY_SERVICES, loadEdgeConfig, startEdgeService } from './inde
 await runStandalone({
   service: 'edge',
   loadConfig: loadEdgeConfig,
-  needs: { rateLimiter: true, registry: true },
+  needs: { rateLimiter: true, registry: true, settings: true },
   staticAddresses: (config) => ({
     [EDGE_REGISTRY_SERVICES.auth]: config.AUTH_ADDRESS.join(','),
     [EDGE_REGISTRY_SERVICES.core]: config.CORE_ADDRESS.join(','),
@@ -20,5 +20,11 @@ await runStandalone({
   }),
   announce: () => [],
   start: ({ config, logger, infrastructure }) =>
-    startEdgeService({ config, logger, rateLimiter: infrastructure.rateLimiter, registry: infrastructure.registry }),
+    startEdgeService({
+      config,
+      logger,
+      rateLimiter: infrastructure.rateLimiter,
+      registry: infrastructure.registry,
+      settings: infrastructure.settings,
+    }),
 });

@@ -1,8 +1,8 @@
 // Which adapter runs behind each port, chosen from configuration only. Every
 // composition root (the all-in-one and each service's main.ts) calls this, so a
 // deployment switches engines with environment variables and nothing else:
-// PRESENCE=redis, BUS=rabbitmq, LIMITS=redis, REGISTRY=consul. In-process
-// adapters (and static addresses) are the default.
+// PRESENCE=redis, BUS=rabbitmq, LIMITS=redis, REGISTRY=consul, SETTINGS=consul.
+// In-process adapters (and static addresses) are the default.
 import type { Logger } from 'pino';
 import { env } from '../config/load-config.js';
 import type { ReadinessCheck } from '../ops/ops-http.js';
@@ -12,6 +12,9 @@ import { RedisEphemeralStore } from '../ports/ephemeral-store/redis-ephemeral-st
 import { MemoryPresenceRegistry } from '../ports/presence/memory-presence-registry.js';
 import type { PresenceRegistry } from '../ports/presence/presence-registry.js';
 import { RedisPresenceRegistry } from '../ports/presence/redis-presence-registry.js';
+import { ConsulLiveSettings } from '../ports/live-settings/consul-live-settings.js';
+import type { LiveSettingsSource } from '../ports/live-settings/live-settings.js';
+import { MemoryLiveSettings } from '../ports/live-settings/memory-live-settings.js';
 import { MemoryPushBus } from '../ports/push-bus/memory-push-bus.js';
 import type { PushBus } from '../ports/push-bus/push-bus.js';
 import { DEFAULT_RABBITMQ_URL, RabbitMqPushBus } from '../ports/push-bus/rabbitmq-push-bus.js';
@@ -36,6 +39,15 @@ export const infrastructureConfigShape = {
    * (each process registers itself; `consul:///<service>` targets resolve live).
    */
   REGISTRY: env.oneOf(['static', 'consul'], 'static'),
+  /**
+   * Where hot-reloadable settings (rate limits) come from: `static` (the values in
+   * the environment, fixed for the process's life) or `consul` (JSON values under
+   * SETTINGS_PREFIX in Consul's KV store, followed live and laid over the
+   * environment's values).
+   */
+  SETTINGS: env.oneOf(['static', 'consul'], 'static'),
+  /** The Consul KV folder of the live settings. */
+  SETTINGS_PREFIX: env.string('im-mesh/settings/'),
   REDIS_URL: env.string(DEFAULT_REDIS_URL),
   RABBITMQ_URL: env.string(DEFAULT_RABBITMQ_URL),
   CONSUL_URL: env.string('http://127.0.0.1:8500'),
@@ -49,6 +61,8 @@ export interface InfrastructureConfig {
   BUS: 'memory' | 'rabbitmq';
   LIMITS: 'memory' | 'redis';
   REGISTRY: 'static' | 'consul';
+  SETTINGS?: 'static' | 'consul' | undefined;
+  SETTINGS_PREFIX?: string | undefined;
   REDIS_URL: string;
   RABBITMQ_URL: string;
   CONSUL_URL: string;
@@ -63,6 +77,7 @@ export interface InfrastructureNeeds {
   rateLimiter?: boolean;
   ephemeral?: boolean;
   registry?: boolean;
+  settings?: boolean;
 }
 
 /** A port asked for in `needs` is always there; others may be absent. */
@@ -74,6 +89,7 @@ export interface Infrastructure<Needs extends InfrastructureNeeds = Infrastructu
   rateLimiter: Opened<Needs, 'rateLimiter', RateLimiter>;
   ephemeral: Opened<Needs, 'ephemeral', EphemeralStore>;
   registry: Opened<Needs, 'registry', ServiceRegistry>;
+  settings: Opened<Needs, 'settings', LiveSettingsSource>;
   readiness: ReadinessCheck[];
   /** Closes every adapter opened here, the bus last (pushes in flight may still need it). */
   close(): Promise<void>;
@@ -158,6 +174,21 @@ export async function openInfrastructure<const Needs extends InfrastructureNeeds
       }
     }
 
+    let settings: LiveSettingsSource | undefined;
+    if (needs.settings) {
+      settings =
+        config.SETTINGS === 'consul'
+          ? new ConsulLiveSettings({
+              url: config.CONSUL_URL,
+              token: config.CONSUL_TOKEN,
+              prefix: config.SETTINGS_PREFIX ?? 'im-mesh/settings/',
+              logger: logger.child({ component: 'live-settings' }),
+            })
+          : new MemoryLiveSettings();
+      const opened = settings;
+      closers.push(() => opened.close());
+    }
+
     let bus: PushBus | undefined;
     if (needs.bus) {
       bus =
@@ -170,7 +201,7 @@ export async function openInfrastructure<const Needs extends InfrastructureNeeds
       closers.unshift(() => opened.close());
     }
 
-    return { presence, bus, rateLimiter, ephemeral, registry, readiness, close } as Infrastructure<Needs>;
+    return { presence, bus, rateLimiter, ephemeral, registry, settings, readiness, close } as Infrastructure<Needs>;
   } catch (error) {
     await close();
     throw error;

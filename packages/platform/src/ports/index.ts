@@ -16,6 +16,9 @@ export { ConsulServiceRegistry, type ConsulServiceRegistryOptions } from './serv
 export { registerConsulResolver, CONSUL_SCHEME } from './service-registry/consul-resolver.js';
 export { watchConsulKv, type ConsulKvWatch, type ConsulKvWatchOptions, type ConsulSettings } from './service-registry/consul-kv-watch.js';
 export { DEFAULT_CONSUL_URL, type BlockingQueryOptions, type ConsulConnectionOptions } from './service-registry/consul-http.js';
+export { liveSetting, type LiveSetting, type LiveSettingsSource, type SettingsSnapshot } from './live-settings/live-settings.js';
+export { MemoryLiveSettings } from './live-settings/memory-live-settings.js';
+export { ConsulLiveSettings, type ConsulLiveSettingsOptions } from './live-settings/consul-live-settings.js';
 export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions, type OpenedBlob } from './blob-store/local-disk-blob-store.js';
 export { S3BlobStore, type S3BlobStoreOptions } from './blob-store/s3-blob-store.js';
 export { createBlobHttpHandler, type BlobHttpHandlerOptions } from './blob-store/blob-http-handler.js';

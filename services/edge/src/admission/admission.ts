@@ -39,7 +39,8 @@ export class Admission {
     private readonly deps: {
       rateLimiter: RateLimiter;
       verifier: AccessTokenVerifier;
-      limits: AdmissionLimits;
+      /** Read on every call, so a live-setting change applies at once. */
+      limits: () => AdmissionLimits;
       logger: Logger;
     },
   ) {}
@@ -65,14 +66,14 @@ export class Admission {
       this.deps.logger.error({ err: error, route: routeLabel }, 'access token check failed');
       return { admitted: false, routeLabel, status: Status.INTERNAL, message: 'The access token could not be checked. Try again.' };
     }
-    const userLimited = await this.take(`edge:user:${caller.userId}`, this.deps.limits.perUser, 'for your account');
+    const userLimited = await this.take(`edge:user:${caller.userId}`, this.deps.limits().perUser, 'for your account');
     if (userLimited) return { admitted: false, routeLabel, ...userLimited };
     return { admitted: true, route, caller };
   }
 
   /** The per-IP limit alone, for requests that are not gRPC calls (WebSocket upgrades, preflights). */
   limitAddress(clientIp: string): Promise<EdgeRejection | undefined> {
-    return this.take(`edge:ip:${clientIp}`, this.deps.limits.perIp, 'from your address');
+    return this.take(`edge:ip:${clientIp}`, this.deps.limits().perIp, 'from your address');
   }
 
   private async take(key: string, limit: RateLimit, whose: string): Promise<EdgeRejection | undefined> {

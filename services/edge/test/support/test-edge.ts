@@ -1,7 +1,7 @@
 // Starts an edge in front of the upstream doubles, with a logger that keeps every
 // line (at debug level) so tests can check what was and was not logged.
 import { Writable } from 'node:stream';
-import { createLogger, MemoryRateLimiter, type Logger, type ServiceRegistry } from '@im-mesh/platform';
+import { createLogger, MemoryRateLimiter, type LiveSettingsSource, type Logger, type ServiceRegistry } from '@im-mesh/platform';
 import { loadEdgeConfig, startEdgeService, type EdgeConfig, type Upstreams } from '../../src/index.js';
 import { TEST_AUDIENCE, TEST_ISSUER } from './token-issuer-double.js';
 
@@ -32,7 +32,11 @@ export function capturingLogger(service: string, lines: string[], level = 'debug
  */
 export type TestUpstreams = Upstreams | { registry: ServiceRegistry } | null;
 
-export async function startTestEdge(upstreams: TestUpstreams, overrides: Record<string, string> = {}): Promise<TestEdge> {
+export async function startTestEdge(
+  upstreams: TestUpstreams,
+  overrides: Record<string, string> = {},
+  settings?: LiveSettingsSource,
+): Promise<TestEdge> {
   const config: EdgeConfig = loadEdgeConfig({
     EDGE_PORT: '0',
     JWT_ISSUER: TEST_ISSUER,
@@ -44,7 +48,7 @@ export async function startTestEdge(upstreams: TestUpstreams, overrides: Record<
   const logLines: string[] = [];
   const rateLimiter = new MemoryRateLimiter();
   const where = upstreams === null ? {} : 'registry' in upstreams ? { registry: upstreams.registry } : { upstreams };
-  const edge = await startEdgeService({ config, logger: capturingLogger('edge', logLines), rateLimiter, ...where });
+  const edge = await startEdgeService({ config, logger: capturingLogger('edge', logLines), rateLimiter, settings, ...where });
   return {
     url: edge.url,
     address: edge.grpcAddress,

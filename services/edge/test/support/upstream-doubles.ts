@@ -37,6 +37,22 @@ const unimplemented = (method: string) => async (): Promise<never> => {
   throw new AppError('unimplemented', `${method} is not part of this test double.`);
 };
 
+/**
+ * The methods a double implements, and UNIMPLEMENTED for every other method of the
+ * service, so the doubles keep working as the services gain methods.
+ */
+export function withTheRestUnimplemented<Implementation extends object>(
+  definition: { methods: Record<string, { name: string }> },
+  given: Partial<Implementation>,
+): Implementation {
+  const rest = Object.fromEntries(
+    Object.entries(definition.methods)
+      .filter(([name]) => !(name in given))
+      .map(([name, method]) => [name, unimplemented(method.name)]),
+  );
+  return { ...rest, ...given } as Implementation;
+};
+
 export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssuer): Promise<UpstreamDoubles> {
   const calls: UpstreamCalls = {
     getLoginKey: 0,
@@ -49,7 +65,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
   };
 
   const authDouble = createGrpcServer({ logger });
-  authDouble.add(authV1.AuthServiceDefinition, {
+  authDouble.add(authV1.AuthServiceDefinition, withTheRestUnimplemented<authV1.AuthServiceImplementation>(authV1.AuthServiceDefinition, {
     async getLoginKey(request) {
       calls.getLoginKey += 1;
       // A device id "big-<n>" asks for an n-character key, to send large answers through the edge.
@@ -61,10 +77,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
       calls.logout += 1;
       return {};
     },
-    register: unimplemented('Register'),
-    login: unimplemented('Login'),
-    refreshToken: unimplemented('RefreshToken'),
-  });
+  }));
   authDouble.add(internalV1.KeyServiceDefinition, {
     async getJwks() {
       return { jwksJson: issuer.jwksJson };
@@ -72,7 +85,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
   });
 
   const coreDouble = createGrpcServer({ logger });
-  coreDouble.add(messageV1.MessageServiceDefinition, {
+  coreDouble.add(messageV1.MessageServiceDefinition, withTheRestUnimplemented<messageV1.MessageServiceImplementation>(messageV1.MessageServiceDefinition, {
     async sendMessage(request, context) {
       calls.sendMessage += 1;
       calls.lastSendMetadata = context.metadata;
@@ -85,10 +98,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
         sentAt: new Date(),
       };
     },
-    syncConversations: unimplemented('SyncConversations'),
-    pullMessages: unimplemented('PullMessages'),
-    markRead: unimplemented('MarkRead'),
-  });
+  }));
 
   const connectDouble = createGrpcServer({ logger });
   connectDouble.add(connectV1.ConnectServiceDefinition, {
