@@ -3,6 +3,7 @@
 // store's tests cover refusals of tampered URLs).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,32 @@ describe('BLOBS selection', () => {
     publicUrl = 'http://127.0.0.1:9191';
     assert.match(await blobs.store.presignDownload('a/b', { expiresInSeconds: 60 }), /^http:\/\/127\.0\.0\.1:9191\/blobs\/a\/b\?/);
     await blobs.store.close();
+  });
+
+  test('local blob URLs answer browser preflights and allow any origin (the signature is the permission)', async () => {
+    const config = loadConfig(blobStorageConfigShape, { BLOBS_DIR: join(directory, 'cors'), BLOBS_SECRET: 'a-secret-of-sixteen-bytes' });
+    let base = '';
+    const blobs = await openBlobStorage(config, { logger, defaultPublicUrl: () => base });
+    const server = createServer((req, res) => void blobs.httpHandler!(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const upload = await blobs.store.presignUpload('pics/one.png', { contentType: 'image/png', contentLength: 3, expiresInSeconds: 60 });
+      const preflight = await fetch(upload.url, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type' },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+      assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /PUT/);
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /content-type/);
+      const put = await fetch(upload.url, { method: 'PUT', headers: { ...upload.headers, origin: 'https://app.example.com' }, body: new Uint8Array([1, 2, 3]) });
+      assert.equal(put.status, 200);
+      assert.equal(put.headers.get('access-control-allow-origin'), '*');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('BLOBS_PUBLIC_URL wins over the default address', async () => {

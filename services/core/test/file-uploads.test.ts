@@ -176,7 +176,7 @@ describe('FileService on the local blob store', () => {
     assert.equal((await fetch(url)).status, 410);
   });
 
-  test('downloads go to the owner and to members who can see a message with the file, never to others', async () => {
+  test('downloads go to the owner and to members who can see a message with the file (until it is recalled), never to others', async () => {
     const file = await uploadImage(alice, await pngOf(20, 10));
     await assert.rejects(bob.getDownloadUrl({ fileId: file.fileId, thumbnail: false }), failsWith(Status.NOT_FOUND, /File not found/));
     await assert.rejects(bob.completeUpload({ uploadId: file.fileId }), failsWith(Status.NOT_FOUND, /not yours/));
@@ -202,6 +202,11 @@ describe('FileService on the local blob store', () => {
     assert.equal((await fetch(forBob.url)).status, 200);
     await assert.rejects(carol.getDownloadUrl({ fileId: file.fileId, thumbnail: false }), failsWith(Status.NOT_FOUND, /File not found/));
     await assert.rejects(bob.getDownloadUrl({ fileId: 'not-a-uuid', thumbnail: false }), failsWith(Status.INVALID_ARGUMENT, /file_id/));
+
+    // Once Alice recalls the message, Bob no longer gets links to the file; Alice, the owner, still does.
+    await messages.recallMessage({ messageId: sent.messageId });
+    await assert.rejects(bob.getDownloadUrl({ fileId: file.fileId, thumbnail: false }), failsWith(Status.NOT_FOUND, /File not found/));
+    assert.ok((await alice.getDownloadUrl({ fileId: file.fileId, thumbnail: false })).url);
   });
 
   test('a user cannot hold more pending uploads than allowed', async () => {

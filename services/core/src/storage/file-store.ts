@@ -95,8 +95,8 @@ export class FileStore {
   /**
    * True when `userId` may download the ready file: they own it, it is some
    * user's current profile picture (profiles are public to signed-in users), or
-   * a message referencing it lies in a conversation the user is a member of,
-   * past the point the user joined (their visible history).
+   * a message referencing it, not recalled, lies in the user's visible window
+   * of one of their conversations (after they joined, up to when they left).
    */
   async mayDownload(fileId: string, userId: string): Promise<boolean> {
     const [row] = await withConnection(this.database, (sql) =>
@@ -107,7 +107,8 @@ export class FileStore {
                   SELECT 1 FROM message_files mf
                     JOIN messages m ON m.id = mf.message_id
                     JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
-                   WHERE mf.file_id = $1 AND m.seq > cm.joined_seq) AS allowed`,
+                   WHERE mf.file_id = $1 AND m.recalled_at IS NULL
+                     AND m.seq > cm.joined_seq AND (cm.left_seq IS NULL OR m.seq <= cm.left_seq)) AS allowed`,
         [fileId, userId],
       ),
     );
@@ -129,7 +130,8 @@ export async function unusableFiles(tx: Sql, senderId: string, fileIds: readonly
              OR EXISTS (SELECT 1 FROM message_files mf
                           JOIN messages m ON m.id = mf.message_id
                           JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
-                         WHERE mf.file_id = f.id AND m.seq > cm.joined_seq))`,
+                         WHERE mf.file_id = f.id AND m.recalled_at IS NULL
+                           AND m.seq > cm.joined_seq AND (cm.left_seq IS NULL OR m.seq <= cm.left_seq)))`,
     [fileIds, senderId],
   );
   const usable = new Set(rows.map((row) => row.id));

@@ -1,5 +1,6 @@
 // Serves the presigned URLs of LocalDiskBlobStore: GET/HEAD downloads and PUT
-// uploads under <publicBaseUrl path>/blobs/<key>, for valid signatures only.
+// uploads under <publicBaseUrl path>/blobs/<key>, for valid signatures only,
+// with CORS for browsers (any origin: the signature is the permission).
 // Refusals: 403 for a missing, tampered or foreign signature or a method the URL
 // does not grant, 410 once expired, 413 for an upload longer than signed, 400 for
 // a shorter one or another content type, 404 for a missing blob. The edge mounts
@@ -35,6 +36,19 @@ export function createBlobHttpHandler(
     const url = new URL(req.url ?? '/', 'http://blob.invalid');
     const prefix = prefixOf();
     if (!url.pathname.startsWith(prefix)) return false;
+    // Browsers upload and download from the app's own origin. A signed URL is
+    // the whole permission and carries no cookies, so any origin may use it.
+    res.setHeader('access-control-allow-origin', '*');
+    if (req.method === 'OPTIONS') {
+      res
+        .writeHead(204, {
+          'access-control-allow-methods': 'GET, HEAD, PUT',
+          'access-control-allow-headers': 'content-type',
+          'access-control-max-age': '86400',
+        })
+        .end();
+      return true;
+    }
     try {
       await answer(req, res, url, prefix);
     } catch (error) {
