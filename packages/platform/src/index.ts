@@ -14,7 +14,11 @@ export {
   AccessTokenVerifier,
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
+  SERVICE_ROLES,
+  SERVICE_TOKEN_TYPE,
   bearerToken,
+  type ServiceRole,
+  type ServiceTokenClaims,
   type AccessTokenClaims,
   type AccessTokenVerifierOptions,
   type JsonWebKeySet,
@@ -22,6 +26,14 @@ export {
   type TokenAudience,
 } from './auth/access-token.js';
 export { requireAccessToken, optionalAccessToken, callerOf, type AuthContext, type OptionalAuthContext } from './auth/auth-middleware.js';
+export {
+  authorizeCalls,
+  principalOf,
+  type MethodPermissions,
+  type Principal,
+  type PrincipalContext,
+} from './auth/authorize-middleware.js';
+export { PERMISSIONS, ROLE_PERMISSIONS, assertPermission, roleGrants, type Permission, type Role } from './auth/permissions.js';
 export { openDatabase, type DatabaseOptions } from './storage/database.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './storage/embedded-postgres.js';
 export type { DeviceRoute, PresenceRegistry } from './ports/presence/presence-registry.js';
@@ -48,10 +60,3 @@ export {
   type BlobStorageOptions,
 } from './composition/blob-storage.js';
 export { pushNotifierConfigShape, openPushNotifier, type PushNotifierConfig } from './composition/push-notifier-selection.js';
-export {
-  blobStorageConfigShape,
-  openBlobStorage,
-  type BlobStorage,
-  type BlobStorageConfig,
-  type BlobStorageOptions,
-} from './composition/blob-storage.js';

@@ -1,13 +1,33 @@
 // Access tokens: short-lived RS256 JWTs that auth signs and every other service
 // verifies locally against auth's JWKS. The verifier pins the algorithm, checks
 // `typ`, `iss`, `aud`, `exp` and `nbf` (with a small leeway), selects the key by
-// `kid` itself and never follows `jku`/`x5u`.
+// `kid` itself and never follows `jku`/`x5u`/`x5c` or an embedded `jwk`: keys
+// come only from the configured JWKS source.
+//
+// Two kinds of token share the keys and the checks, told apart by `typ`: a user's
+// access token ("at+jwt": sub = user, sid = session, did = device) and a service
+// token ("service+jwt": sub = service account, role), so neither can stand in
+// for the other.
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../errors/app-error.js';
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 export const ACCESS_TOKEN_ALGORITHM = 'RS256';
+export const SERVICE_TOKEN_TYPE = 'service+jwt';
+
+/** Roles a service account can hold; users always act with the role "user". */
+export const SERVICE_ROLES = ['service', 'admin'] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+/** What a verified service token says about its bearer. */
+export interface ServiceTokenClaims {
+  /** The service account's client id. */
+  clientId: string;
+  role: ServiceRole;
+  /** Expiry, in Unix seconds. */
+  expiresAt: number;
+}
 
 /** What a verified access token says about its bearer. */
 export interface AccessTokenClaims {
@@ -68,10 +88,33 @@ export class AccessTokenVerifier {
    * when the token's key cannot be looked up because the key service is down.
    */
   async verify(token: string): Promise<AccessTokenClaims> {
+    const payload = await this.verifySigned(token, ACCESS_TOKEN_TYPE);
+    const { sub, sid, did, exp } = payload as jwt.JwtPayload & { sid?: unknown; did?: unknown };
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof did !== 'string' || typeof exp !== 'number') {
+      throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
+    }
+    return { userId: sub, sessionId: sid, deviceId: did, expiresAt: exp };
+  }
+
+  /**
+   * Returns the claims of a valid service token (typ "service+jwt"); the same
+   * refusals as `verify`. A user's access token is refused here, and a service
+   * token by `verify`.
+   */
+  async verifyServiceToken(token: string): Promise<ServiceTokenClaims> {
+    const payload = await this.verifySigned(token, SERVICE_TOKEN_TYPE);
+    const { sub, role, exp } = payload as jwt.JwtPayload & { role?: unknown };
+    if (typeof sub !== 'string' || typeof exp !== 'number' || !SERVICE_ROLES.includes(role as ServiceRole)) {
+      throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
+    }
+    return { clientId: sub, role: role as ServiceRole, expiresAt: exp };
+  }
+
+  private async verifySigned(token: string, type: string): Promise<jwt.JwtPayload> {
     const decoded = jwt.decode(token, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') throw AppError.unauthenticated(REJECTED, 'TOKEN_MALFORMED');
     const { header } = decoded;
-    if (header.alg !== ACCESS_TOKEN_ALGORITHM || header.typ !== ACCESS_TOKEN_TYPE || !header.kid) {
+    if (header.alg !== ACCESS_TOKEN_ALGORITHM || header.typ !== type || !header.kid) {
       throw AppError.unauthenticated(REJECTED, 'TOKEN_HEADER');
     }
     const key = await this.keyFor(header.kid);
@@ -87,11 +130,7 @@ export class AccessTokenVerifier {
     } catch {
       throw AppError.unauthenticated(REJECTED, 'TOKEN_REJECTED');
     }
-    const { sub, sid, did, exp } = payload as jwt.JwtPayload & { sid?: unknown; did?: unknown };
-    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof did !== 'string' || typeof exp !== 'number') {
-      throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
-    }
-    return { userId: sub, sessionId: sid, deviceId: did, expiresAt: exp };
+    return payload;
   }
 
   private async keyFor(kid: string): Promise<KeyObject | undefined> {
