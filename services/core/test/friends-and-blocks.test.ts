@@ -116,7 +116,7 @@ describe('Profiles, friends, blocks and privacy', () => {
 
     const sent = await dana.users.sendFriendRequest({ toUserId: eli.id, message: 'we met at the meetup' });
     assert.equal(sent.becameFriends, false);
-    const request = sent.request!;
+    let request = sent.request!;
     assert.deepEqual([request.fromUserId, request.toUserId, request.message], [dana.id, eli.id, 'we met at the meetup']);
     assert.ok(request.expiresAt!.getTime() - request.createdAt!.getTime() >= 7 * 24 * 3600 * 1000 - 1000);
 
@@ -127,6 +127,15 @@ describe('Profiles, friends, blocks and privacy', () => {
     assert.equal(pushed.seq, 1);
     assert.equal(pushed.senderId, dana.id);
     assert.deepEqual(socialEvents([pushed])[0]?.kind, { $case: 'friendRequestReceived', value: request });
+
+    // Asking again at once updates the note but announces nothing new.
+    const again = (await dana.users.sendFriendRequest({ toUserId: eli.id, message: 'we met at the meetup!' })).request!;
+    assert.equal(again.requestId, request.requestId);
+    const eliSystem = await eli.messages.pullMessages({ conversationId: `sys:${eli.id}`, afterSeq: 0, limit: 50, beforeSeq: 0 });
+    assert.equal(eliSystem.messages.length, 1);
+    // (The note is set back; the expiry moved on.)
+    request = (await dana.users.sendFriendRequest({ toUserId: eli.id, message: 'we met at the meetup' })).request!;
+    assert.equal(request.requestId, again.requestId);
 
     // Listing, from both sides.
     assert.deepEqual((await eli.users.listFriendRequests({ direction: userV1.FriendRequestDirection.FRIEND_REQUEST_DIRECTION_INCOMING })).requests, [request]);

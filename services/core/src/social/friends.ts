@@ -48,14 +48,14 @@ export class Friends {
         await this.acceptIn(tx, relation.incoming);
         return { request: undefined, becameFriends: true };
       }
-      const row = await this.store.upsertRequest(tx, {
+      const { row, announce } = await this.store.upsertRequest(tx, {
         id: uuidv7(),
         from: caller.userId,
         to,
         message,
         ttlSeconds: this.settings.requestTtlSeconds,
       });
-      await appendEvent(tx, to, caller.userId, { $case: 'friendRequestReceived', value: requestOf(row) });
+      if (announce) await appendEvent(tx, to, caller.userId, { $case: 'friendRequestReceived', value: requestOf(row) });
       return { request: requestOf(row), becameFriends: false };
     });
     this.onEventStored();

@@ -136,17 +136,28 @@ export class SocialStore {
     return { blockedBySelfTarget: row!.blocked_by_other, selfBlocked: row!.self_blocked, friends: row!.friends, ...(incoming && { incoming }) };
   }
 
-  /** Creates the pending request from -> to, or renews the one there (new note, new expiry, new time). */
-  async upsertRequest(tx: Sql, request: { id: string; from: string; to: string; message: string; ttlSeconds: number }): Promise<FriendRequestRow> {
-    const [row] = await tx.rows<FriendRequestRow>(
-      `INSERT INTO friend_requests (id, from_user_id, to_user_id, message, expires_at)
+  /**
+   * Creates the pending request from -> to, or renews the one there (new note,
+   * new expiry). `announce` says whether the recipient should hear of it: a new
+   * request, or one renewed after it expired or at least an hour after it was
+   * last announced. Asking again and again within the hour announces once, so a
+   * pest cannot flood someone's system conversation.
+   */
+  async upsertRequest(
+    tx: Sql,
+    request: { id: string; from: string; to: string; message: string; ttlSeconds: number },
+  ): Promise<{ row: FriendRequestRow; announce: boolean }> {
+    const [row] = await tx.rows<FriendRequestRow & { announce: boolean }>(
+      `INSERT INTO friend_requests AS r (id, from_user_id, to_user_id, message, expires_at)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
        ON CONFLICT (from_user_id, to_user_id) WHERE state = ${REQUEST_PENDING}
-       DO UPDATE SET message = EXCLUDED.message, expires_at = EXCLUDED.expires_at, created_at = now()
-       RETURNING ${REQUEST_COLUMNS}`,
+       DO UPDATE SET message = EXCLUDED.message, expires_at = EXCLUDED.expires_at,
+         created_at = CASE WHEN r.expires_at <= now() OR r.created_at <= now() - interval '1 hour' THEN now() ELSE r.created_at END
+       RETURNING ${REQUEST_COLUMNS}, created_at = now() AS announce`,
       [request.id, request.from, request.to, request.message, request.ttlSeconds],
     );
-    return row!;
+    const { announce, ...fields } = row!;
+    return { row: fields, announce };
   }
 
   /** The live request `id` sent to `to`, locked; undefined when there is none (or it expired). */
