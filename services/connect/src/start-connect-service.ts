@@ -25,6 +25,7 @@ import { ConnectMetrics } from './metrics.js';
 import { connectService, connectServiceAuth } from './service.js';
 import { ConnectionHub } from './sessions/connection-hub.js';
 import { createDispatch } from './sessions/dispatch.js';
+import { TypingForwarder } from './sessions/typing-forwarder.js';
 import { serveWebSockets, type WebSocketEndpoint } from './transports/websocket-endpoint.js';
 
 export interface ConnectServiceOptions {
@@ -72,7 +73,11 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     frameBurst: config.CONNECT_FRAME_BURST,
     awaitedPerConnection: config.CONNECT_AWAITED_PER_CONNECTION,
   });
-  const dispatch = createDispatch({ hub, verifier, reporter, metrics, logger });
+  const typing = new TypingForwarder(
+    createServiceClient(internalV1.TypingServiceDefinition, coreChannel.channel),
+    logger.child({ component: 'typing' }),
+  );
+  const dispatch = createDispatch({ hub, verifier, reporter, metrics, logger, typing });
 
   const grpc = createGrpcServer({ logger });
   grpc.addWith(

@@ -35,6 +35,7 @@ import { GroupStore } from './storage/group-store.js';
 import { ConversationSync } from './messages/conversation-sync.js';
 import { MessageEvents } from './messages/message-events.js';
 import { MessageSender } from './messages/send-message.js';
+import { TypingRelay } from './messages/typing-relay.js';
 import { GroupReads } from './receipts/group-reads.js';
 import { MessageSearch } from './search/message-search.js';
 import { MessageSearchStore } from './storage/message-search-store.js';
@@ -44,7 +45,7 @@ import { OutboxRelay } from './outbox/outbox-relay.js';
 import { Pusher } from './push/pusher.js';
 import { DeliveryReceipts } from './receipts/delivery-receipts.js';
 import { ReadReceipts } from './receipts/read-receipts.js';
-import { deliveryService, messageService } from './service.js';
+import { deliveryService, messageService, typingService } from './service.js';
 import { ConversationStore } from './storage/conversation-store.js';
 import { MessageStore } from './storage/message-store.js';
 import { coreMigrations } from './storage/migrations/index.js';
@@ -180,6 +181,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     server.addWith(requireAccessToken(verifier), fileV1.FileServiceDefinition, social.fileService);
     server.addWith(requireAccessToken(verifier), userV1.UserServiceDefinition, social.userService);
     server.add(internalV1.DeliveryServiceDefinition, deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)));
+    server.add(internalV1.TypingServiceDefinition, typingService(new TypingRelay(conversationStore, pusher)));
 
     let accepting = true;
     const readiness: ReadinessCheck[] = [

@@ -8,6 +8,7 @@ import type { ConversationSync } from './messages/conversation-sync.js';
 import { isIdText, MAX_DEVICE_ID_LENGTH } from './messages/message-rules.js';
 import type { MessageEvents } from './messages/message-events.js';
 import type { MessageSender } from './messages/send-message.js';
+import type { TypingRelay } from './messages/typing-relay.js';
 import type { GroupReads } from './receipts/group-reads.js';
 import type { MessageSearch } from './search/message-search.js';
 import type { DeliveryReceipts } from './receipts/delivery-receipts.js';
@@ -42,6 +43,12 @@ export function messageService(
     getReadCounts: (request, context) => features.groupReads.counts(callerOf(context), request),
     getMessageReaders: (request, context) => features.groupReads.readers(callerOf(context), request),
     searchMessages: (request, context) => features.search.search(callerOf(context), request),
+  };
+}
+
+export function typingService(relay: TypingRelay): ServiceImplementation<typeof internalV1.TypingServiceDefinition> {
+  return {
+    relayTyping: (request) => relay.relay(request),
   };
 }
 

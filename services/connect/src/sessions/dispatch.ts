@@ -1,8 +1,9 @@
 // dispatch: the one place where client frames take effect, whichever transport
 // carried them (WebSocket, gRPC Connect, or the Ack RPC of a Subscribe stream).
 // Before authentication only `auth` is accepted; afterwards every frame counts as
-// a heartbeat, `ping` is answered with `pong` and `ack` becomes delivery
-// watermarks for core. Refusals become ServerFrame.error (or, for unary callers, a
+// a heartbeat, `ping` is answered with `pong`, `ack` becomes delivery
+// watermarks for core and `typing` is relayed through core to the other
+// participants (TypingForwarder). Refusals become ServerFrame.error (or, for unary callers, a
 // thrown AppError); the fatal ones also close the connection.
 import type { connectV1 } from '@im-mesh/contracts';
 import { AppError, ErrorCode, type AccessTokenVerifier, type Logger } from '@im-mesh/platform';
@@ -10,6 +11,7 @@ import type { DeliveryReporter } from '../delivery/delivery-reporter.js';
 import type { ConnectMetrics } from '../metrics.js';
 import type { ClientSession, CloseKind } from './client-session.js';
 import type { ConnectionHub } from './connection-hub.js';
+import type { TypingForwarder } from './typing-forwarder.js';
 
 export interface DispatchOptions {
   /**
@@ -25,6 +27,8 @@ export interface DispatchDependencies {
   hub: ConnectionHub;
   verifier: AccessTokenVerifier;
   reporter: DeliveryReporter;
+  /** Relays TypingUpdate frames to core; without it typing frames are refused. */
+  typing?: TypingForwarder;
   metrics: ConnectMetrics;
   logger: Logger;
 }
@@ -42,15 +46,12 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
  * core refuse the whole batch it travels in, other devices' watermarks included.
  */
 function isValidDelivered(entry: connectV1.DeliveredUpTo): boolean {
-  const id = entry.conversationId;
-  return (
-    typeof id === 'string' &&
-    id.length >= 1 &&
-    id.length <= MAX_CONVERSATION_ID_LENGTH &&
-    !CONTROL_CHARACTER.test(id) &&
-    Number.isSafeInteger(entry.seq) &&
-    entry.seq >= 1
-  );
+  return isValidConversationId(entry.conversationId) && Number.isSafeInteger(entry.seq) && entry.seq >= 1;
+}
+
+/** A printable conversation id of 1 to 128 characters. */
+function isValidConversationId(id: string): boolean {
+  return typeof id === 'string' && id.length >= 1 && id.length <= MAX_CONVERSATION_ID_LENGTH && !CONTROL_CHARACTER.test(id);
 }
 
 /**
@@ -68,7 +69,7 @@ export function ackRefusal(ack: connectV1.Ack): AppError | undefined {
 const TOKEN_REFUSED = 'The access token is invalid or expired. Log in again or refresh the token.';
 
 export function createDispatch(deps: DispatchDependencies): Dispatch {
-  const { hub, verifier, reporter, metrics, logger } = deps;
+  const { hub, verifier, reporter, metrics, logger, typing } = deps;
 
   /** Tells the client why, then closes when `close` names a reason. */
   function refuse(session: ClientSession, error: AppError, close: CloseKind | undefined, options: DispatchOptions): void {
@@ -130,6 +131,24 @@ export function createDispatch(deps: DispatchDependencies): Dispatch {
       case 'ping':
         session.send({ kind: { $case: 'pong', value: { clientTimeMs: kind.value.clientTimeMs, serverTimeMs: Date.now() } } });
         return;
+      case 'typing': {
+        const update = kind.value;
+        if (!isValidConversationId(update.conversationId)) {
+          refuse(
+            session,
+            AppError.invalidArgument(`conversation_id must be 1 to ${MAX_CONVERSATION_ID_LENGTH} characters without control characters.`, 'TYPING_INVALID'),
+            undefined,
+            options,
+          );
+          return;
+        }
+        if (!typing) {
+          refuse(session, AppError.failedPrecondition('This node does not relay typing indicators.', 'TYPING_UNSUPPORTED'), undefined, options);
+          return;
+        }
+        typing.forward(session, update);
+        return;
+      }
       case 'ack':
         acknowledge(session, kind.value, options);
         return;
@@ -144,7 +163,7 @@ export function createDispatch(deps: DispatchDependencies): Dispatch {
       case undefined:
         refuse(
           session,
-          AppError.invalidArgument('The frame carries no kind this server understands (auth, ping or ack).', 'FRAME_UNSUPPORTED'),
+          AppError.invalidArgument('The frame carries no kind this server understands (auth, ping, ack or typing).', 'FRAME_UNSUPPORTED'),
           undefined,
           options,
         );

@@ -6,7 +6,7 @@ import { internalV1, type connectV1 } from '@im-mesh/contracts';
 import type { DeviceRoute, PresenceRegistry, PushBus } from '@im-mesh/platform';
 import type { CoreMetrics } from '../core-metrics.js';
 
-export type PushKind = 'message' | 'receipt';
+export type PushKind = 'message' | 'receipt' | 'typing';
 
 export interface PushResult {
   /** Nodes whose queue accepted the envelope. */
@@ -41,7 +41,7 @@ export class Pusher {
     }
     const outcomes = await Promise.allSettled(
       [...byNode].map(([nodeId, targets]) =>
-        this.bus.publish(nodeId, { id: pushId, body: internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined }).finish() }),
+        this.bus.publish(nodeId, { id: pushId, body: internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined, revocation: undefined }).finish() }),
       ),
     );
     const result: PushResult = { delivered: 0, unroutable: 0 };

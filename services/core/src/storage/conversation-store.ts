@@ -247,6 +247,14 @@ export class ConversationStore {
     }));
   }
 
+  /** User ids of the conversation's current members (not those who left or were removed). */
+  async currentMembers(conversationId: string): Promise<string[]> {
+    const rows = await withConnection(this.database, (sql) =>
+      sql.rows<{ user_id: string }>('SELECT user_id FROM conversation_members WHERE conversation_id = $1 AND left_seq IS NULL', [conversationId]),
+    );
+    return rows.map((row) => row.user_id);
+  }
+
   /** Member user ids of each conversation. */
   async members(conversationIds: readonly string[]): Promise<Map<string, string[]>> {
     return withConnection(this.database, (sql) => loadMembers(sql, conversationIds));
