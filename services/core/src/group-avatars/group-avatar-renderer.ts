@@ -108,7 +108,7 @@ export class GroupAvatarRenderer {
     const changed = key !== null && key !== group.avatar_key;
     const result = await this.options.groups.change(group.id, async (tx) => {
       if (tx.group.dissolved_at) return false;
-      if (!(await tx.settleAvatar(group.avatar_touched_at, key, fingerprint))) return false;
+      if (!(await tx.settleAvatar(group.touched_micros, key, fingerprint))) return false;
       // Members see a new picture only when no custom one hides it.
       if (changed && tx.group.custom_avatar_key === null) {
         await appendGroupEvent(tx, { userId: SERVER_SENDER_ID, deviceId: SERVER_DEVICE_ID }, { $case: 'avatarChanged', value: { custom: false } });

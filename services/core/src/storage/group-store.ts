@@ -59,6 +59,9 @@ const GROUP_COLUMNS = `g.id, g.name, g.notice, g.announcement, g.owner_id, g.joi
 
 // Membership changes may change the first nine members the generated avatar
 // shows: mark it stale (kept durable with the change) and move the debounce clock.
+// The debounce clock compared exactly: timestamptz has microseconds, a JS Date only milliseconds.
+const TOUCHED_MICROS = '(extract(epoch FROM avatar_touched_at) * 1000000)::bigint';
+
 const TOUCH_AVATAR = `avatar_dirty_since = COALESCE(avatar_dirty_since, clock_timestamp()), avatar_touched_at = clock_timestamp()`;
 
 /** One group change in progress: the locked group and what may be changed in this transaction. */
@@ -154,15 +157,15 @@ export class GroupTransaction {
 
   /**
    * Records a rendered picture for the first nine `members`, and clears the
-   * stale mark, unless the membership changed again after `touchedAt` (then the
+   * stale mark, unless the membership changed again after `touchedAtMicros` (then the
    * mark stays and a later pass renders again). `avatarKey` null keeps the
    * current picture (the first nine had not changed). True when recorded.
    */
-  async settleAvatar(touchedAt: Date, avatarKey: string | null, members: string): Promise<boolean> {
+  async settleAvatar(touchedAtMicros: number, avatarKey: string | null, members: string): Promise<boolean> {
     const rows = await this.sql.rows(
       `UPDATE groups SET avatar_key = COALESCE($3, avatar_key), avatar_members = $4, avatar_dirty_since = NULL, avatar_touched_at = NULL
-        WHERE id = $1 AND avatar_touched_at = $2 RETURNING id`,
-      [this.group.id, touchedAt, avatarKey, members],
+        WHERE id = $1 AND ${TOUCHED_MICROS} = $2 RETURNING id`,
+      [this.group.id, touchedAtMicros, avatarKey, members],
     );
     return rows.length > 0;
   }
@@ -322,7 +325,8 @@ export interface StaleAvatarRow {
   id: string;
   avatar_key: string | null;
   avatar_members: string | null;
-  avatar_touched_at: Date;
+  /** avatar_touched_at in microseconds since the epoch: exact, unlike a JS Date. */
+  touched_micros: number;
 }
 
 /**
@@ -333,7 +337,7 @@ export interface StaleAvatarRow {
 export async function staleAvatars(database: DataSource, quietMs: number, maxWaitMs: number, limit: number): Promise<StaleAvatarRow[]> {
   return withConnection(database, (sql) =>
     sql.rows<StaleAvatarRow>(
-      `SELECT id, avatar_key, avatar_members, avatar_touched_at FROM groups
+      `SELECT id, avatar_key, avatar_members, ${TOUCHED_MICROS} AS touched_micros FROM groups
         WHERE avatar_dirty_since IS NOT NULL AND dissolved_at IS NULL
           AND (avatar_touched_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
                OR avatar_dirty_since <= clock_timestamp() - make_interval(secs => $2::float8 / 1000))
