@@ -123,6 +123,24 @@ export class DeliverySequencer<Origin = unknown> {
   }
 
   /**
+   * Records that nothing up to `floorSeq` is visible to this user (a group they
+   * joined at that seq, with history hidden: ConversationState
+   * first_visible_after_seq). The line starts after it, so the first visible
+   * message applies at once instead of waiting forever for seqs the server will
+   * never return. Applies buffered messages that become contiguous; returns them.
+   */
+  noteFloor(conversationId: string, floorSeq: number): AppliedMessage<Origin>[] {
+    const line = this.line(conversationId);
+    const applied: AppliedMessage<Origin>[] = [];
+    if (!Number.isSafeInteger(floorSeq) || floorSeq <= line.lastApplied) return applied;
+    line.lastApplied = floorSeq;
+    line.knownLast = Math.max(line.knownLast, floorSeq);
+    for (const seq of line.buffered.keys()) if (seq <= floorSeq) line.buffered.delete(seq);
+    if (!this.holding) this.drain(line, applied);
+    return applied;
+  }
+
+  /**
    * The one pull that closes the first gap of the conversation: from the last
    * applied seq up to just before the first buffered message (or up to the
    * highest known seq when nothing is buffered), capped at `maxPullLimit`.

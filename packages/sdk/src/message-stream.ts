@@ -97,7 +97,11 @@ export class MessageStream {
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
 
-    for (const state of states) this.sequencer.noteLastSeq(state.conversationId, state.lastSeq);
+    for (const state of states) {
+      this.sequencer.noteLastSeq(state.conversationId, state.lastSeq);
+      // A group joined with its history hidden starts after the join, not at seq 1.
+      if (state.firstVisibleAfterSeq > 0) this.deliver(this.sequencer.noteFloor(state.conversationId, state.firstVisibleAfterSeq));
+    }
     for (const state of states) {
       await this.pullUpTo(state.conversationId, state.lastSeq, stillWanted);
       if (!stillWanted()) return states;
@@ -125,6 +129,7 @@ export class MessageStream {
       if (before >= target) return;
       const limit = Math.min(PULL_LIMIT, target - before);
       const page = await this.options.api.pullMessages(conversationId, before, limit);
+      this.noteHiddenPrefix(conversationId, before, page.messages);
       this.deliver(this.sequencer.offerPulled(page.messages, { kind: 'pull' }));
       // No progress means the server has nothing more right now (a later seq may
       // still be committing); the gap logic picks it up after release.
@@ -150,6 +155,7 @@ export class MessageStream {
     let progressed = false;
     try {
       const page = await this.options.api.pullMessages(conversationId, request.afterSeq, request.limit);
+      this.noteHiddenPrefix(conversationId, request.afterSeq, page.messages);
       const applied = this.sequencer.offerPulled(page.messages, { kind: 'pull' });
       progressed = applied.length > 0;
       this.deliver(applied);
@@ -164,6 +170,20 @@ export class MessageStream {
     // Progress: pull the rest at once. None: the missing seq may still be committing; back off.
     const delay = failures === 0 ? 0 : Math.min(MAX_GAP_RETRY_MS, this.options.gapWaitMs * 2 ** failures);
     this.scheduleGap(conversationId, delay);
+  }
+
+  /**
+   * A pull after `afterSeq` that starts further on proves the seqs between are
+   * not visible to this user: seqs commit in order under the conversation's
+   * lock, so an earlier one cannot still be on its way. That happens to a
+   * member invited into a group with hidden history whose first push (the
+   * invite) arrives before any sync told it where its history starts. Only the
+   * line's own watermark counts: a pull from elsewhere proves nothing.
+   */
+  private noteHiddenPrefix(conversationId: string, afterSeq: number, messages: readonly messageV1.Message[]): void {
+    if (messages.length === 0 || this.sequencer.lastApplied(conversationId) !== afterSeq) return;
+    const first = Math.min(...messages.map((message) => message.seq));
+    if (first > afterSeq + 1) this.deliver(this.sequencer.noteFloor(conversationId, first - 1));
   }
 
   /** Hands applied messages to the app, then acks them and saves the watermarks. */
