@@ -2,7 +2,7 @@
 // token before passing the call on. Routing goes by the service part of the path,
 // so a method added to a public service routes without touching the edge; only the
 // three public services are reachable (im.internal.v1 never is).
-import { authV1, connectV1, fileV1, messageV1, userV1 } from '@im-mesh/contracts';
+import { authV1, connectV1, fileV1, groupV1, messageV1, userV1 } from '@im-mesh/contracts';
 import type { UpstreamName } from './upstreams.js';
 
 export interface MethodRoute {
@@ -34,6 +34,7 @@ function publicService(
 const PUBLIC_SERVICES = new Map<string, PublicService>([
   publicService(authV1.AuthServiceDefinition, 'auth', ['GetLoginKey', 'Register', 'Login', 'RefreshToken']),
   publicService(messageV1.MessageServiceDefinition, 'core', []),
+  publicService(groupV1.GroupServiceDefinition, 'core', []),
   publicService(fileV1.FileServiceDefinition, 'core', []),
   publicService(userV1.UserServiceDefinition, 'core', []),
   publicService(connectV1.ConnectServiceDefinition, 'connect', ['Connect']),
