@@ -32,7 +32,8 @@ export async function startServiceProcess(
   service: ServiceName,
   env: Record<string, string>,
   label: string = service,
-  startTimeoutMs = 90_000,
+  // Generous: on a loaded 2-core machine a cold start (tsx transpiling, migrations) can take minutes.
+  startTimeoutMs = 180_000,
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', `services/${service}/src/main.ts`], {
     cwd: repoRoot,
@@ -51,7 +52,11 @@ export async function startServiceProcess(
   };
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const listening = new Promise<{ grpc: string; http: string }>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${label} did not start within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
+    const timer = setTimeout(() => {
+      // Nobody holds this process yet: left running, it would keep the test process alive.
+      child.kill('SIGKILL');
+      fail(new Error(`${label} did not start within ${startTimeoutMs} ms:\n${output}`));
+    }, startTimeoutMs);
     const onData = (chunk: Buffer) => {
       append(chunk);
       if (listeningSeen) return;

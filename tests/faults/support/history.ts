@@ -74,6 +74,7 @@ export class History {
   /** Named moments ("fault", "healed"), in ms since the history started. */
   readonly marks = new Map<string, number>();
   private inFlight = 0;
+  private userIndex: { size: number; byUser: Map<string, string[]> } | undefined;
 
   constructor(readonly label: string) {}
 
@@ -169,9 +170,19 @@ export class History {
 
   /** Devices that must show `record` once it is acked: every device of both users but the sending one. */
   recipientDevices(record: SendRecord): string[] {
-    return [...this.devices.values()]
-      .filter((device) => (device.userId === record.recipientUserId || device.userId === record.senderUserId) && device.name !== record.senderDevice)
-      .map((device) => device.name);
+    const byUser = this.devicesByUser();
+    const users = record.recipientUserId === record.senderUserId ? [record.senderUserId] : [record.recipientUserId, record.senderUserId];
+    return users.flatMap((userId) => byUser.get(userId) ?? []).filter((name) => name !== record.senderDevice);
+  }
+
+  /** Device names per user, rebuilt when devices were added (a crowd has thousands). */
+  private devicesByUser(): Map<string, string[]> {
+    if (this.userIndex?.size !== this.devices.size) {
+      const byUser = new Map<string, string[]>();
+      for (const device of this.devices.values()) byUser.set(device.userId, [...(byUser.get(device.userId) ?? []), device.name]);
+      this.userIndex = { size: this.devices.size, byUser };
+    }
+    return this.userIndex.byUser;
   }
 
   /** True when every acked send is shown on every recipient device. */

@@ -117,6 +117,8 @@ export class SplitSystem {
       EDGE_RATE_LIMIT_PER_IP_BURST: '100000',
       EDGE_RATE_LIMIT_PER_USER: '10000',
       EDGE_RATE_LIMIT_PER_USER_BURST: '10000',
+      // Likewise every login and registration comes from loopback.
+      AUTH_LOGIN_LIMIT_PER_ADDRESS: '1000000/3600',
       ...env,
     };
     this.auth = await this.spawn('auth', this.shared);
@@ -162,6 +164,15 @@ export class SplitSystem {
   /** SIGKILLs the edge (clients' unary calls then fail until it is back). */
   async killEdge(): Promise<void> {
     await this.edge.kill();
+  }
+
+  /**
+   * Starts one more edge process with the first one's settings, `env` laid over
+   * them (e.g. other upstreams, or EDGE_PORT to take over a dead edge's port); it
+   * is stopped with the rest.
+   */
+  startExtraEdge(label: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+    return this.spawn('edge', { ...this.edgeEnv, ...env }, label);
   }
 
   /** Starts a new edge process on the port the old one had, so clients find it at the same address. */
