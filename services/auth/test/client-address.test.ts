@@ -43,6 +43,7 @@ describe('client address', () => {
   });
 
   test('with no trusted proxies, the header is never read', () => {
+    assert.equal(new ClientAddressResolver('none').of(call('ipv4:127.0.0.1:40000', '198.51.100.20')), '127.0.0.1');
     assert.equal(new ClientAddressResolver('').of(call('ipv4:127.0.0.1:40000', '198.51.100.20')), '127.0.0.1');
   });
 

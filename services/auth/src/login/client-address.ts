@@ -11,9 +11,13 @@ import type { CallContext } from 'nice-grpc-common';
 export class ClientAddressResolver {
   private readonly trusted = new BlockList();
 
-  /** `trustedProxies`: comma-separated CIDRs ("10.0.0.0/8, ::1/128"). Throws ConfigError for a bad one. */
+  /**
+   * `trustedProxies`: comma-separated CIDRs ("10.0.0.0/8, ::1/128"), or "none"
+   * when auth is reached directly. Throws ConfigError for a bad one.
+   */
   constructor(trustedProxies: string) {
-    for (const cidr of trustedProxies.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const list = trustedProxies.trim() === 'none' ? '' : trustedProxies;
+    for (const cidr of list.split(',').map((part) => part.trim()).filter(Boolean)) {
       const [address = '', prefixText] = cidr.split('/');
       const family = isIP(address);
       const prefix = prefixText === undefined ? (family === 6 ? 128 : 32) : Number(prefixText);

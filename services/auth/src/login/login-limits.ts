@@ -34,7 +34,8 @@ export const loginLimitsConfigShape = {
   AUTH_LOGIN_LIMIT_PER_ADDRESS: rateSetting('100/3600'),
   /**
    * Comma-separated CIDRs of proxies (the edge, Envoy, a load balancer) whose
-   * X-Forwarded-For is believed. Loopback by default, which is where the embedded edge calls from.
+   * X-Forwarded-For is believed. Loopback by default, which is where the embedded edge calls from;
+   * "none" when clients reach auth directly.
    */
   AUTH_TRUSTED_PROXIES: z.string().default('127.0.0.0/8,::1/128'),
 };
