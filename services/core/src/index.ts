@@ -3,6 +3,7 @@
 // main.ts share; which presence registry and push bus run is their choice.
 import {
   AccessTokenVerifier,
+  authorizeCalls,
   createGrpcServer,
   createServiceClient,
   createServiceRegistry,
@@ -18,7 +19,9 @@ import {
   type BlobStorage,
   type ServiceHttpServer,
 } from '@im-mesh/platform';
-import { fileV1, groupV1, internalV1, messageV1, userV1 } from '@im-mesh/contracts';
+import { adminV1, fileV1, groupV1, internalV1, messageV1, userV1 } from '@im-mesh/contracts';
+import { messageAdminService, MESSAGE_ADMIN_PERMISSIONS } from './admin/message-admin-service.js';
+import { SystemMessages } from './admin/system-messages.js';
 import { openFilesAndSocial, type FilesAndSocial } from './files-and-social.js';
 import type { CoreConfig } from './config.js';
 import { createCoreMetrics } from './core-metrics.js';
@@ -182,6 +185,11 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     server.addWith(requireAccessToken(verifier), userV1.UserServiceDefinition, social.userService);
     server.add(internalV1.DeliveryServiceDefinition, deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)));
     server.add(internalV1.TypingServiceDefinition, typingService(new TypingRelay(conversationStore, pusher)));
+    server.addWith(
+      authorizeCalls(verifier, MESSAGE_ADMIN_PERMISSIONS),
+      adminV1.MessageAdminServiceDefinition,
+      messageAdminService(new SystemMessages(database, directory, () => relay.wake()), logger.child({ component: 'admin' })),
+    );
 
     let accepting = true;
     const readiness: ReadinessCheck[] = [

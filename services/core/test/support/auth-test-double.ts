@@ -2,7 +2,8 @@
 // internal contracts core depends on (internalV1.KeyService with the JWKS of a
 // freshly generated RSA key, internalV1.UserDirectoryService over a fixed set of
 // users) and signs access tokens the way auth does (RS256, typ at+jwt, kid,
-// iss/aud/sub/sid/did/exp). It is not auth: no passwords, sessions or storage.
+// iss/aud/sub/sid/did/exp), and service tokens (typ service+jwt, sub, role).
+// It is not auth: no passwords, sessions or storage.
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { createServer } from 'nice-grpc';
@@ -18,6 +19,8 @@ export interface AuthTestDouble {
   addUser(userId: string): void;
   /** How many LookupUsers calls the directory has answered. */
   lookups(): number;
+  /** A service token of a service account, as auth's ServiceTokenService issues it (typ service+jwt). */
+  serviceToken(clientId: string, role: 'service' | 'admin'): string;
   /** A valid access token for this user and device (15 minutes unless told). */
   token(userId: string, deviceId: string, options?: { expiresInSeconds?: number }): string;
   close(): Promise<void>;
@@ -55,6 +58,15 @@ export async function startAuthTestDouble(users: readonly string[]): Promise<Aut
     addUser: (userId) => void known.add(userId),
     lookups: () => lookupCount,
     token: (userId, deviceId, options = {}) => signAccessToken(privateKey, kid, userId, deviceId, options.expiresInSeconds ?? 900),
+    serviceToken: (clientId, role) =>
+      jwt.sign({ role }, privateKey, {
+        algorithm: 'RS256',
+        header: { alg: 'RS256', typ: 'service+jwt', kid },
+        issuer: TEST_ISSUER,
+        audience: TEST_AUDIENCE,
+        subject: clientId,
+        expiresIn: 300,
+      }),
     close: () => server.shutdown(),
   };
 }
