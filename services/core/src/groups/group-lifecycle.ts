@@ -1,14 +1,14 @@
 // A group's life and its own fields: create, update texts and settings,
 // mute-all, a custom picture, dissolve. Each change and its GroupEvent commit
 // together; a refusal writes nothing.
-import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
+import { uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
 import type { groupV1 } from '@im-mesh/contracts';
 import type { GroupUpdate } from '../storage/group-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
-import type { GroupAccess } from './group-access.js';
+import { groupNotFound, type GroupAccess } from './group-access.js';
 import { appendGroupEvent, type GroupChange } from './group-events.js';
 import { actorOf, requireUsersExist } from './group-membership.js';
-import { requireGroupPermission, ROLE_OWNER } from './group-permissions.js';
+import { requireGroupPermission, type GroupRoleNumber } from './group-permissions.js';
 import {
   checkClientRequestId,
   checkGroupName,
@@ -105,8 +105,8 @@ export class GroupLifecycle {
     // Permission is checked before the picture is stored, and again in the
     // transaction (the caller's role may change in between).
     const before = await this.access.store.read(groupId, caller.userId);
-    if (!before?.member) throw AppError.notFound('Group not found, or you are not a member of it.', 'GROUP_NOT_FOUND');
-    requireGroupPermission('editProfile', { actorRole: before.member.role as typeof ROLE_OWNER });
+    if (!before?.member) throw groupNotFound();
+    requireGroupPermission('editProfile', { actorRole: before.member.role as GroupRoleNumber });
     const key = request.image.length > 0 ? await this.customAvatars.store(groupId, request.image) : null;
     await this.access.asMember(caller, groupId, async (tx, me) => {
       requireGroupPermission('editProfile', { actorRole: me.role });

@@ -4,6 +4,7 @@
 import { AppError, type AccessTokenClaims } from '@im-mesh/platform';
 import { messageV1, type groupV1 } from '@im-mesh/contracts';
 import { userIdFrom } from '../messages/message-rules.js';
+import type { GroupTransaction } from '../storage/group-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
 import { groupDissolved, type GroupAccess } from './group-access.js';
 import { appendGroupEvent, type EventActor } from './group-events.js';
@@ -161,7 +162,7 @@ export class GroupMembership {
     groupId: string,
     userId: string,
     action: GroupAction,
-    work: (tx: Parameters<Parameters<GroupAccess['asMember']>[2]>[0], targetRole: GroupRoleNumber) => Promise<void>,
+    work: (tx: GroupTransaction, targetRole: GroupRoleNumber) => Promise<void>,
   ): Promise<void> {
     await this.access.asMember(caller, groupId, async (tx, me) => {
       requireRoleMayEver(action, me.role);
