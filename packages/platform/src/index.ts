@@ -3,6 +3,7 @@ export { AppError, ErrorCode, errorCodeOfGrpcStatus, grpcStatusOfErrorCode, type
 export { loadConfig, ConfigError, env, tokenAudienceConfig, type ConfigSource } from './config/load-config.js';
 export { createLogger, REDACTED_PATHS, type Logger, type LoggerOptions } from './logging/logger.js';
 export { createServiceRegistry, processMetricsRegistry, renderMetrics } from './metrics/metrics.js';
+export { registerPushBusMetrics, type PushBusMetricsOptions } from './metrics/push-bus-metrics.js';
 export { handleOpsRequest, startServiceHttpServer, type HttpHandler, type OpsEndpoints, type ReadinessCheck, type ServiceHttpServer } from './ops/ops-http.js';
 export { Shutdown } from './lifecycle/shutdown.js';
 export { uuidv7, isUuid } from './ids/uuid7.js';

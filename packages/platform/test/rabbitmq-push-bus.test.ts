@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
-import { DEFAULT_RABBITMQ_URL, RabbitMqPushBus, redactAmqpUrl, type PushBus, type PushHandler, type PushMessage, type RabbitMqPushBusOptions } from '@im-mesh/platform';
+import { Registry } from 'prom-client';
+import { DEFAULT_RABBITMQ_URL, RabbitMqPushBus, redactAmqpUrl, registerPushBusMetrics, type PushBus, type PushHandler, type PushMessage, type RabbitMqPushBusOptions } from '@im-mesh/platform';
 import { sleep, uniqueName, waitFor } from '../src/ports/contract-support.js';
 import { describePushBusContract } from '../src/ports/push-bus/push-bus.contract.js';
 
@@ -72,6 +73,10 @@ class TestBus implements PushBus {
 
   publish(nodeId: string, message: PushMessage) {
     return this.bus.publish(nodeId, message);
+  }
+
+  backlog(nodeId: string) {
+    return this.bus.backlog(nodeId);
   }
 
   async peer(options: RabbitMqPushBusOptions = {}): Promise<TestBus> {
@@ -348,5 +353,25 @@ describe('RabbitMqPushBus on a real broker', () => {
       RabbitMqPushBus.open({ url: 'amqp://guest:secret@127.0.0.1:1', connectTimeoutMs: 1_000 }),
       (error: Error) => /RabbitMQ is not reachable at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1/.test(error.message) && !error.message.includes('secret'),
     );
+  });
+});
+
+describe('RabbitMQ push-bus metrics', () => {
+  test('a scrape shows the node queue depth and the publish and confirm totals', async () => {
+    await withBus({}, async (bus) => {
+      const node = uniqueName('node');
+      const sub = await bus.consume(node, async () => undefined);
+      await sub.close();
+      const registry = new Registry();
+      registerPushBusMetrics(registry, bus.bus, { nodeId: node });
+      for (let n = 1; n <= 4; n += 1) assert.equal(await bus.publish(node, push(n)), 'delivered');
+      const scraped = async () => registry.metrics();
+      await waitFor('the depth of four', async () => /push_bus_node_queue_depth 4\b/.test(await scraped()));
+      const text = await scraped();
+      assert.match(text, /push_bus_events_total\{event="published"\} 4\b/);
+      assert.match(text, /push_bus_events_total\{event="confirmed"\} 4\b/);
+      assert.match(text, /push_bus_events_total\{event="returned_unroutable"\} 0\b/);
+      assert.match(text, /push_bus_reconnects_total 0\b/);
+    });
   });
 });

@@ -7,7 +7,14 @@ import { loadAuthConfig, startAuthService } from './index.js';
 await runStandalone({
   service: 'auth',
   loadConfig: loadAuthConfig,
-  needs: { database: true, ephemeral: true },
+  // Presence and the bus: logout, revocation and bans close live connections (PRESENCE, BUS).
+  needs: { database: true, ephemeral: true, presence: true, bus: true },
   start: ({ config, logger, infrastructure, databaseUrl }) =>
-    startAuthService({ config, logger, databaseUrl, nonces: infrastructure.ephemeral }),
+    startAuthService({
+      config,
+      logger,
+      databaseUrl,
+      nonces: infrastructure.ephemeral,
+      revocations: { presence: infrastructure.presence, bus: infrastructure.bus },
+    }),
 });

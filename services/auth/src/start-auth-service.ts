@@ -1,9 +1,10 @@
 // The composition root of the auth service: opens its schema (running
 // migrations), loads or creates its keys, wires the features and serves gRPC
 // (AuthService, KeyService, UserDirectoryService) and HTTP (JWKS and ops).
-import { authV1, internalV1 } from '@im-mesh/contracts';
+import { adminV1, authV1, internalV1 } from '@im-mesh/contracts';
 import {
   AccessTokenVerifier,
+  authorizeCalls,
   createGrpcServer,
   createServiceRegistry,
   openDatabase,
@@ -12,6 +13,8 @@ import {
   type EphemeralStore,
   type GrpcServer,
   type Logger,
+  type PresenceRegistry,
+  type PushBus,
   type RunningService,
   type ServiceHttpServer,
 } from '@im-mesh/platform';
@@ -20,7 +23,14 @@ import { UserDirectory } from './accounts/user-directory.js';
 import { AuthMetrics } from './auth-metrics.js';
 import type { AuthConfig } from './config.js';
 import { jwksHttpHandler } from './keys/jwks-http.js';
+import { loadKeyEncryptionKeys } from './keys/key-encryption-keys.js';
 import { KeyRing } from './keys/key-ring.js';
+import { SecretSealer } from './keys/secret-sealer.js';
+import { userAdminService, USER_ADMIN_PERMISSIONS } from './admin/user-admin-service.js';
+import { parseServiceAccounts, ServiceAccounts } from './service-accounts/service-accounts.js';
+import { serviceTokenService } from './service-accounts/service-token-service.js';
+import { RevocationNotifier } from './sessions/revocation-notifier.js';
+import { sessionService, sessionStatusService, SESSION_SERVICE_PERMISSIONS } from './sessions/session-service.js';
 import { LoginChallenge } from './login/login-challenge.js';
 import { LoginFlow } from './login/login.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
@@ -39,6 +49,12 @@ export interface StartAuthServiceOptions {
   databaseUrl: string;
   /** Where login nonces live (memory in one process, Redis when distributed). Owned by the caller. */
   nonces: EphemeralStore;
+  /**
+   * Presence and the push bus, to close live connections of ended sessions
+   * (logout, revocation, ban). Owned by the caller. Without them (tests of auth
+   * alone) connections end when connect's session check or token expiry says so.
+   */
+  revocations?: { presence: PresenceRegistry; bus: PushBus };
 }
 
 /** Argon2 hashes computed at once; each takes ~19 MiB and most of a core for tens of ms. */
@@ -60,15 +76,27 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
   let grpc: GrpcServer | undefined;
   let http: ServiceHttpServer | undefined;
   let accepting = true;
+  let keyRing: KeyRing | undefined;
   const close = async () => {
     accepting = false;
+    keyRing?.close();
     await grpc?.shutdown();
     await http?.close();
     if (db.isInitialized) await db.destroy();
   };
 
   try {
-    const keys = await KeyRing.load(new KeyStore(db), { accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS, logger });
+    const sealer = new SecretSealer(
+      await loadKeyEncryptionKeys({ configured: config.AUTH_KEY_ENCRYPTION_KEYS, file: config.AUTH_KEY_ENCRYPTION_KEY_FILE, logger }),
+    );
+    const keys = await KeyRing.load(new KeyStore(db), {
+      accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+      loginKeyGraceSeconds: config.AUTH_LOGIN_KEY_GRACE_SECONDS,
+      reloadIntervalMs: config.AUTH_KEY_RELOAD_INTERVAL_MS,
+      sealer,
+      logger,
+    });
+    keyRing = keys;
     const hasher = new PasswordHasher(PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_MAX_WAITING);
     await hasher.prepare();
 
@@ -86,7 +114,21 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       accessTokenTtlSeconds: config.AUTH_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: config.AUTH_REFRESH_TOKEN_TTL_SECONDS,
     });
-    const sessions = new Sessions({ store: new SessionStore(db), issuer, metrics, logger });
+    const sessions = new Sessions({
+      store: new SessionStore(db),
+      issuer,
+      sealer,
+      notifier: new RevocationNotifier(options.revocations, logger.child({ component: 'revocations' })),
+      refreshReuseGraceSeconds: config.AUTH_REFRESH_REUSE_GRACE_SECONDS,
+      metrics,
+      logger,
+    });
+    const serviceAccounts = new ServiceAccounts(
+      parseServiceAccounts(config.AUTH_SERVICE_ACCOUNTS),
+      issuer,
+      config.AUTH_SERVICE_TOKEN_TTL_SECONDS,
+      logger.child({ component: 'service-accounts' }),
+    );
     const registration = new Registration({ accounts, challenge, hasher, metrics, logger });
     const login = new LoginFlow({ accounts, challenge, hasher, sessions, metrics, logger });
     // Auth checks its own tokens (for Logout) with the same verifier every other
@@ -104,6 +146,14 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       authV1.AuthServiceDefinition,
       authService({ challenge, registration, login, sessions }),
     );
+    grpc.addWith(authorizeCalls(verifier, SESSION_SERVICE_PERMISSIONS), authV1.SessionServiceDefinition, sessionService(sessions));
+    grpc.addWith(
+      authorizeCalls(verifier, USER_ADMIN_PERMISSIONS),
+      adminV1.UserAdminServiceDefinition,
+      userAdminService({ accounts, hasher, sessions, logger: logger.child({ component: 'admin' }) }),
+    );
+    grpc.add(adminV1.ServiceTokenServiceDefinition, serviceTokenService(serviceAccounts));
+    grpc.add(internalV1.SessionStatusServiceDefinition, sessionStatusService(sessions));
     grpc.add(internalV1.KeyServiceDefinition, keyService(keys));
     grpc.add(internalV1.UserDirectoryServiceDefinition, userDirectoryService(new UserDirectory(accounts)));
     const grpcPort = await grpc.listen(config.AUTH_HOST, config.AUTH_GRPC_PORT);

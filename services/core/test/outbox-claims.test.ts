@@ -42,6 +42,10 @@ class StalledBus implements PushBus {
   release(): void {
     for (const reject of this.pending.splice(0)) reject(new Error('test over'));
   }
+  async backlog(): Promise<number | undefined> {
+    return undefined;
+  }
+
   async close() {
     this.release();
   }

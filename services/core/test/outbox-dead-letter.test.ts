@@ -34,6 +34,10 @@ class RefusingBus implements PushBus {
     if (body?.$case === 'text' && body.value.text.startsWith('poison')) throw new Error('poison message rejected');
     return this.inner.publish(nodeId, message);
   }
+  backlog(nodeId: string) {
+    return this.inner.backlog(nodeId);
+  }
+
   close() {
     return this.inner.close();
   }

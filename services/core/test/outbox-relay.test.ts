@@ -22,6 +22,10 @@ class SwitchableBus implements PushBus {
     if (this.failing) throw new Error('broker unavailable');
     return this.inner.publish(nodeId, message);
   }
+  backlog(nodeId: string) {
+    return this.inner.backlog(nodeId);
+  }
+
   close() {
     return this.inner.close();
   }

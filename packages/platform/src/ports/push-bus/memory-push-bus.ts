@@ -69,6 +69,10 @@ export class MemoryPushBus implements PushBus {
     return 'delivered';
   }
 
+  async backlog(nodeId: string): Promise<number | undefined> {
+    return this.nodes.get(nodeId)?.pending.length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const address of this.nodes.values()) {

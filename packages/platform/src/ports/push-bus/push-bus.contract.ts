@@ -29,6 +29,23 @@ export function describePushBusContract(name: string, open: () => Promise<PushBu
         'the delivery limit must allow at least one redelivery');
     }));
 
+    test('backlog counts the pushes waiting for a node, and says when a node has no address', withAdapter(open, async (bus) => {
+      assert.equal(await bus.backlog(uniqueName('no-such-node')), undefined);
+      const node = uniqueName('node');
+      const sub = await bus.consume(node, async () => undefined);
+      await sub.close();
+      assert.equal(await bus.backlog(node), 0);
+      for (let n = 1; n <= 3; n += 1) assert.equal(await bus.publish(node, push(n)), 'delivered');
+      await waitFor('three pushes counted', async () => (await bus.backlog(node)) === 3);
+      const received: PushMessage[] = [];
+      const next = await bus.consume(node, async (message) => {
+        received.push(message);
+      });
+      await waitFor('the backlog handed over', () => received.length >= 3);
+      await waitFor('the backlog empty', async () => (await bus.backlog(node)) === 0);
+      await next.close();
+    }));
+
     test('a push to a node nobody consumes is unroutable', withAdapter(open, async (bus) => {
       assert.equal(await bus.publish(uniqueName('gone-node'), push(1)), 'unroutable');
     }));

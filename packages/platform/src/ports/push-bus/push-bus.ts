@@ -18,6 +18,9 @@
 // - Closing a subscription never loses a message silently: a later publish to
 //   that node either resolves `unroutable` or reaches the node's next consumer,
 //   together with whatever the closed consumer had not handled.
+// - `backlog(node)` counts the pushes waiting for the node and not yet handed to
+//   its consumer (the operator's "queue depth"); undefined when the node has no
+//   address. It is a reading for metrics, not a synchronisation point.
 
 export interface PushBusCapabilities {
   /** Published messages survive a restart of the publishing or consuming process. */
@@ -51,5 +54,7 @@ export interface PushBus {
   /** Creates the node's address if needed and starts handling its messages. */
   consume(nodeId: string, handler: PushHandler): Promise<PushSubscription>;
   publish(nodeId: string, message: PushMessage): Promise<PublishOutcome>;
+  /** Pushes waiting for the node, not yet handed to its consumer; undefined when it has no address. */
+  backlog(nodeId: string): Promise<number | undefined>;
   close(): Promise<void>;
 }

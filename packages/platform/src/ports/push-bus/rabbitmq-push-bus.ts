@@ -39,7 +39,7 @@ import { DEFAULT_RABBITMQ_URL, RabbitMqLink } from './rabbitmq-link.js';
 import { RabbitMqNodeConsumer } from './rabbitmq-node-consumer.js';
 import { RabbitMqPublisher } from './rabbitmq-publisher.js';
 import { emptyCounters, type RabbitMqPushBusCounters } from './rabbitmq-push-counters.js';
-import { assertNodeId, type PushTopology } from './rabbitmq-push-topology.js';
+import { assertNodeId, queueOfNode, type PushTopology } from './rabbitmq-push-topology.js';
 
 export { DEFAULT_RABBITMQ_URL, redactAmqpUrl } from './rabbitmq-link.js';
 export type { RabbitMqPushBusCounters } from './rabbitmq-push-counters.js';
@@ -172,6 +172,29 @@ export class RabbitMqPushBus implements PushBus {
     if (this.closed) throw new Error('the push bus is closed');
     assertNodeId(this.topology, nodeId);
     return this.publisher.publish(nodeId, message);
+  }
+
+  /**
+   * The node queue's ready messages (unacknowledged ones in a consumer's prefetch
+   * are not counted), from a passive declare on a short-lived channel: a missing
+   * queue closes that channel with 404, which is the "no address" answer.
+   */
+  async backlog(nodeId: string): Promise<number | undefined> {
+    assertNodeId(this.topology, nodeId);
+    const connection = this.link.connection;
+    if (!connection) throw new Error('no connection to RabbitMQ');
+    const channel = await connection.createChannel();
+    // A 404 arrives as a channel error event as well as the rejection below.
+    channel.on('error', () => undefined);
+    try {
+      const { messageCount } = await channel.checkQueue(queueOfNode(this.topology, nodeId));
+      return messageCount;
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return undefined;
+      throw error;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   /** A snapshot of the running totals (confirms, returns, nacks, ...). */
