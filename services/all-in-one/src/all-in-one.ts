@@ -96,10 +96,12 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     cleanup.push(() => blobs.store.close());
 
     const auth = await startAuthService({
-      config: loadAuthConfig(source),
+      // The generated key-encryption key lives with the rest of the embedded state.
+      config: loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY_FILE: join(config.IM_VAR_DIR, 'auth-kek'), ...source }),
       logger: root.child({ service: 'auth' }),
       databaseUrl,
       nonces,
+      revocations: { presence, bus },
     });
     cleanup.push(() => auth.stop());
 

@@ -4,7 +4,7 @@ import { Counter, type Registry } from 'prom-client';
 
 export type LoginOutcome = 'success' | 'unknown_user' | 'wrong_password' | 'disabled_user' | 'rejected_secret';
 export type RegistrationOutcome = 'created' | 'username_taken' | 'rejected_secret';
-export type RefreshOutcome = 'rotated' | 'reused' | 'rejected';
+export type RefreshOutcome = 'rotated' | 'replayed' | 'reused' | 'banned' | 'rejected';
 
 export class AuthMetrics {
   private readonly logins: Counter<'outcome'>;
@@ -26,7 +26,7 @@ export class AuthMetrics {
     });
     this.refreshes = new Counter({
       name: 'auth_token_refreshes_total',
-      help: 'Refresh-token exchanges by outcome (reused: a rotated token came back and its session was revoked).',
+      help: 'Refresh-token exchanges by outcome (replayed: a rotated token came back within the grace window and got the same pair; reused: it came back later and its session was revoked).',
       labelNames: ['outcome'],
       registers: [registry],
     });

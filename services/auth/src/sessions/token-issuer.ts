@@ -1,10 +1,11 @@
-// Mints the two tokens of a session. The access token is an RS256 JWT
-// (typ "at+jwt", kid of the signing key, iss/aud/sub/sid/did/iat/nbf/exp/jti) that
-// every service verifies locally. The refresh token is 32 random bytes, opaque to
-// everyone; only its SHA-256 is stored.
+// Mints the two tokens of a session, and service tokens. The access token is an
+// RS256 JWT (typ "at+jwt", kid of the signing key, iss/aud/sub/sid/did/iat/nbf/
+// exp/jti) that every service verifies locally. The refresh token is 32 random
+// bytes, opaque to everyone; only its SHA-256 is stored. A service token is the
+// same kind of JWT with typ "service+jwt", sub = the service account and its role.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_TYPE } from '@im-mesh/platform';
+import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_TYPE, SERVICE_TOKEN_TYPE, type ServiceRole } from '@im-mesh/platform';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { SessionOwner, StoredRefreshToken } from '../storage/session-store.js';
 
@@ -52,6 +53,18 @@ export class TokenIssuer {
     const token = jwt.sign(claims, keys.signingKey.privateKey, {
       algorithm: ACCESS_TOKEN_ALGORITHM,
       header: { alg: ACCESS_TOKEN_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid: keys.signingKey.kid },
+    });
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** A service token for a service account, valid `ttlSeconds`. */
+  serviceToken(clientId: string, role: ServiceRole, ttlSeconds: number, now: Date): SignedAccessToken {
+    const { keys, issuer, audience } = this.options;
+    const iat = Math.floor(now.getTime() / 1000);
+    const exp = iat + ttlSeconds;
+    const token = jwt.sign({ iss: issuer, aud: audience, sub: clientId, role, iat, nbf: iat, exp, jti: randomUUID() }, keys.signingKey.privateKey, {
+      algorithm: ACCESS_TOKEN_ALGORITHM,
+      header: { alg: ACCESS_TOKEN_ALGORITHM, typ: SERVICE_TOKEN_TYPE, kid: keys.signingKey.kid },
     });
     return { token, expiresAt: new Date(exp * 1000) };
   }

@@ -33,6 +33,7 @@ function publicService(
 
 const PUBLIC_SERVICES = new Map<string, PublicService>([
   publicService(authV1.AuthServiceDefinition, 'auth', ['GetLoginKey', 'Register', 'Login', 'RefreshToken']),
+  publicService(authV1.SessionServiceDefinition, 'auth', []),
   publicService(messageV1.MessageServiceDefinition, 'core', []),
   publicService(groupV1.GroupServiceDefinition, 'core', []),
   publicService(fileV1.FileServiceDefinition, 'core', []),
