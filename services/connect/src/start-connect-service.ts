@@ -25,6 +25,7 @@ import { ConnectMetrics } from './metrics.js';
 import { connectService, connectServiceAuth } from './service.js';
 import { ConnectionHub } from './sessions/connection-hub.js';
 import { createDispatch } from './sessions/dispatch.js';
+import { authSessionCheck } from './sessions/session-check.js';
 import { TypingForwarder } from './sessions/typing-forwarder.js';
 import { serveWebSockets, type WebSocketEndpoint } from './transports/websocket-endpoint.js';
 
@@ -72,6 +73,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     framesPerSecond: config.CONNECT_FRAMES_PER_SECOND,
     frameBurst: config.CONNECT_FRAME_BURST,
     awaitedPerConnection: config.CONNECT_AWAITED_PER_CONNECTION,
+    sessionCheck: authSessionCheck(authChannel),
   });
   const typing = new TypingForwarder(
     createServiceClient(internalV1.TypingServiceDefinition, coreChannel.channel),

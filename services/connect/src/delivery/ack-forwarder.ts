@@ -50,6 +50,7 @@ export class AckForwarder {
       targets: [],
       frame: undefined,
       forwardedAck: { connectionId, userId: caller.userId, deviceId: caller.deviceId, ack },
+      revocation: undefined,
     };
     let outcome;
     try {

@@ -8,7 +8,8 @@
 // for clients (ARCHITECTURE.md, delivery path step 4).
 // Other connect nodes also send a forwarded Ack RPC (forwarded_ack) for a
 // connection held here: it goes through the same dispatch as a local Ack, so it
-// acks by id and counts as the connection's heartbeat.
+// acks by id and counts as the connection's heartbeat. Auth sends revocations
+// (revocation): the connections of ended sessions close at once.
 import { connectV1, internalV1 } from '@im-mesh/contracts';
 import type { Logger, PushBus, PushMessage, PushSubscription } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
@@ -50,8 +51,14 @@ export function deliverPush(message: PushMessage, options: Omit<PushConsumerOpti
     applyForwardedAck(envelope.forwardedAck, message.id, options);
     if (!envelope.frame) return;
   }
+  if (envelope.revocation) {
+    // Auth ended sessions: close this node's connections of them (GoAway, no reconnect).
+    const { userId, sessionIds, reason, banned } = envelope.revocation;
+    hub.endSessions({ userId, sessionIds, reason, banned });
+    if (!envelope.frame) return;
+  }
   const frame = envelope.frame;
-  if (!frame?.kind) throw new Error(`push ${message.id} carries nothing to act on (no frame or forwarded ack)`);
+  if (!frame?.kind) throw new Error(`push ${message.id} carries nothing to act on (no frame, forwarded ack or revocation)`);
   let encoded: Uint8Array | undefined;
   const bytes: FrameBytes = () => (encoded ??= connectV1.ServerFrame.encode(frame).finish());
   const pushed = frame.kind.$case === 'message' ? frame.kind.value : undefined;

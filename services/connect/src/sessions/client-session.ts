@@ -25,7 +25,10 @@ export type CloseKind =
   | 'frame_too_large'
   | 'rate_limited'
   | 'slow_reader'
-  | 'unavailable';
+  | 'unavailable'
+  | 'session_revoked'
+  | 'banned'
+  | 'token_expired';
 
 export interface CloseReason {
   kind: CloseKind;
@@ -53,6 +56,11 @@ export const CLOSE_POLICY: Record<CloseKind, { wsCode: number; error: ErrorCode 
   rate_limited: { wsCode: 1008, error: ErrorCode.ResourceExhausted },
   slow_reader: { wsCode: 1013, error: ErrorCode.ResourceExhausted },
   unavailable: { wsCode: 1011, error: ErrorCode.Unavailable },
+  // Logout, revocation, refresh-token reuse: final (GoAway reconnect=false).
+  session_revoked: { wsCode: 1008, error: ErrorCode.Unauthenticated },
+  banned: { wsCode: 1008, error: ErrorCode.PermissionDenied },
+  // The access token ran out mid-connection: refresh it and reconnect (GoAway reconnect=true).
+  token_expired: { wsCode: 1001, error: ErrorCode.Unauthenticated },
 };
 
 /** Who is on the other end, fixed once authentication succeeds. */

@@ -2,6 +2,9 @@
 // into a routable one (presence route, Authenticated frame), replaces an older
 // connection of the same device, keeps heartbeats (idle timeout, presence
 // refresh), forgets connections when they close, and drains them all on shutdown.
+// It also enforces session ends: a new connection is admitted only if auth says
+// its session is live (SessionCheck), a connection ends when its access token
+// expires, and auth's revocations (endSessions) close connections at once.
 //
 // Invariant: a session is findable by connection id only between its presence
 // registration and its close, so a push either reaches a connection that has
@@ -10,7 +13,8 @@ import type { AccessTokenClaims, DeviceRoute, Logger, PresenceRegistry } from '@
 import { AppError, ErrorCode, uuidv7 } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
 import type { ClientSession, SessionEnvironment, SessionIdentity } from './client-session.js';
-import { goAwayDraining, goAwayReplaced, goAwayRouteConflict, goAwayRouteLapsed } from './go-away.js';
+import { goAwayDraining, goAwayReplaced, goAwayRevoked, goAwayRouteConflict, goAwayRouteLapsed, goAwayTokenExpired } from './go-away.js';
+import type { SessionCheck } from './session-check.js';
 
 export interface ConnectionHubOptions {
   nodeId: string;
@@ -24,12 +28,27 @@ export interface ConnectionHubOptions {
   awaitedPerConnection: number;
   /** Upper bound of the random reconnect delay told to clients on drain, in ms. */
   drainReconnectSpreadMs?: number;
+  /**
+   * Asks auth whether the token's session may hold a connection (not logged
+   * out, revoked or banned). Without it every validly signed token connects.
+   */
+  sessionCheck?: SessionCheck;
+}
+
+/** What auth's SessionRevocation says: whose connections end, which sessions (all when empty), and why. */
+export interface EndedSessions {
+  userId: string;
+  sessionIds: readonly string[];
+  reason: string;
+  banned: boolean;
 }
 
 /** Timers of one open session. */
 interface Liveness {
   authDeadline: NodeJS.Timeout | undefined;
   idle: NodeJS.Timeout | undefined;
+  /** Fires when the access token the connection authenticated with expires. */
+  tokenExpiry: NodeJS.Timeout | undefined;
   /** When presence was last registered or refreshed, in ms since the epoch. */
   presenceTouchedAt: number;
 }
@@ -89,7 +108,7 @@ export class ConnectionHub {
       goAwayDraining(session, this.drainSpreadMs);
       return false;
     }
-    const liveness: Liveness = { authDeadline: undefined, idle: undefined, presenceTouchedAt: 0 };
+    const liveness: Liveness = { authDeadline: undefined, idle: undefined, tokenExpiry: undefined, presenceTouchedAt: 0 };
     liveness.authDeadline = setTimeout(() => this.authDeadlinePassed(session), this.options.authTimeoutMs);
     liveness.authDeadline.unref();
     this.open.set(session, liveness);
@@ -134,6 +153,9 @@ export class ConnectionHub {
       if (registered) this.unregister(identity);
       return;
     }
+    // Asked only now that the route is registered, so a revocation racing this
+    // connection is seen either here or by auth's presence lookup.
+    if (registered && !(await this.sessionAllowed(session, identity, claims))) return;
     const key = deviceKey(identity.userId, identity.deviceId);
     const previous = this.devices.get(key);
     if (previous?.identity && previous.identity.epoch > identity.epoch) {
@@ -157,6 +179,10 @@ export class ConnectionHub {
     liveness.presenceTouchedAt = Date.now();
     liveness.idle = setTimeout(() => this.idleTimeoutPassed(session), 3 * this.options.heartbeatIntervalMs);
     liveness.idle.unref();
+    liveness.tokenExpiry = setTimeout(() => {
+      if (session.isOpen) goAwayTokenExpired(session);
+    }, Math.max(0, claims.expiresAt * 1000 - Date.now()));
+    liveness.tokenExpiry.unref();
     if (previous && previous !== session) goAwayReplaced(previous, 'A newer connection of this device took over.');
     session.send({
       kind: {
@@ -187,6 +213,23 @@ export class ConnectionHub {
     if (now - liveness.presenceTouchedAt < this.options.heartbeatIntervalMs) return;
     liveness.presenceTouchedAt = now;
     void this.refreshPresence(session, session.identity);
+  }
+
+  /**
+   * Closes this node's connections of sessions auth ended, with GoAway
+   * (reconnect=false). Returns how many closed.
+   */
+  endSessions(ended: EndedSessions): number {
+    let closed = 0;
+    for (const session of [...this.live.values()]) {
+      const identity = session.identity;
+      if (!identity || identity.userId !== ended.userId) continue;
+      if (ended.sessionIds.length > 0 && !ended.sessionIds.includes(identity.sessionId)) continue;
+      goAwayRevoked(session, ended.reason || 'session revoked', ended.banned);
+      closed += 1;
+    }
+    if (closed > 0) this.options.logger.info({ userId: ended.userId, reason: ended.reason, closed }, 'closed connections of ended sessions');
+    return closed;
   }
 
   /** The authenticated local connection with this id, if it is still open. */
@@ -229,6 +272,43 @@ export class ConnectionHub {
     }
   }
 
+  /**
+   * True when auth says the session may connect. Otherwise the client is told
+   * why (UNAUTHENTICATED for an ended session, PERMISSION_DENIED with the reason
+   * for a ban, UNAVAILABLE when auth cannot be asked), the connection closes and
+   * its route is taken back.
+   */
+  private async sessionAllowed(session: ClientSession, identity: SessionIdentity, claims: AccessTokenClaims): Promise<boolean> {
+    const check = this.options.sessionCheck;
+    if (!check) return true;
+    let refusal: { error: AppError; kind: 'session_revoked' | 'banned' | 'unavailable' } | undefined;
+    try {
+      const verdict = await check(claims);
+      if (verdict.kind === 'revoked') {
+        refusal = {
+          error: AppError.unauthenticated('This session has ended (logged out or revoked). Log in again.', 'SESSION_REVOKED'),
+          kind: 'session_revoked',
+        };
+      } else if (verdict.kind === 'banned') {
+        const why = verdict.reason ? ` Reason: ${verdict.reason}` : '';
+        refusal = { error: AppError.permissionDenied(`This account is banned.${why}`, 'ACCOUNT_BANNED'), kind: 'banned' };
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error, userId: identity.userId }, 'cannot check the session with auth');
+      refusal = {
+        error: new AppError(ErrorCode.Unavailable, 'The server cannot check your session right now; try again shortly.', { reason: 'SESSION_CHECK_UNAVAILABLE' }),
+        kind: 'unavailable',
+      };
+    }
+    if (!refusal && session.isOpen) return true;
+    this.unregister(identity);
+    if (refusal && session.isOpen) {
+      session.sendError(refusal.error);
+      session.close({ kind: refusal.kind, message: refusal.error.message });
+    }
+    return false;
+  }
+
   private authDeadlinePassed(session: ClientSession): void {
     if (!session.isOpen || session.state === 'ready') return;
     session.sendError(
@@ -256,6 +336,7 @@ export class ConnectionHub {
     if (liveness) {
       clearTimeout(liveness.authDeadline);
       clearTimeout(liveness.idle);
+      clearTimeout(liveness.tokenExpiry);
       this.open.delete(session);
     }
     const identity = session.identity;

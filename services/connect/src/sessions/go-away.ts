@@ -40,6 +40,27 @@ export function goAwayRouteLapsed(session: ClientSession): void {
   session.close({ kind: 'route_lapsed', message: 'The presence route lapsed; reconnect to sync.' });
 }
 
+/**
+ * Auth ended the connection's session (logout, revocation, refresh-token reuse)
+ * or banned the user: final. The client must not reconnect with the same
+ * tokens; it logs in again (or, banned, is told why).
+ */
+export function goAwayRevoked(session: ClientSession, reason: string, banned: boolean): void {
+  session.sendGoAway(false, 0, reason);
+  session.close({ kind: banned ? 'banned' : 'session_revoked', message: `The session ended: ${reason}.` });
+}
+
+/**
+ * The access token the connection authenticated with has expired. Connections
+ * end with their token instead of re-authenticating in place, so a revoked or
+ * banned session can never outlive one token lifetime anywhere: the client
+ * refreshes its token and reconnects at once.
+ */
+export function goAwayTokenExpired(session: ClientSession): void {
+  session.sendGoAway(true, 0, 'access token expired');
+  session.close({ kind: 'token_expired', message: 'The access token expired; refresh it and reconnect.' });
+}
+
 /** A whole number of milliseconds in [min, max]. */
 function randomBetween(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min + 1));

@@ -1,5 +1,6 @@
 // TEST DOUBLE, not the real services: one in-test gRPC server that plays auth's
-// im.internal.v1.KeyService (a JWKS holding one test RSA key) and core's
+// im.internal.v1.KeyService (a JWKS holding one test RSA key) and
+// SessionStatusService (every session live unless marked ended), and core's
 // im.internal.v1.DeliveryService (records every ReportDelivered call). The real
 // auth and core are built elsewhere; connect only needs these two contracts.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -30,6 +31,8 @@ export interface AuthAndCoreDouble {
   noneAlgToken(claims: TokenClaims): string;
   /** Every ReportDelivered call's deliveries, in arrival order. */
   reports: internalV1.DeviceDelivery[][];
+  /** Makes CheckSession answer that this session has ended (logged out or revoked). */
+  endSession(sessionId: string): void;
   /** Makes the next `count` ReportDelivered calls fail with UNAVAILABLE. */
   failNextReports(count: number): void;
   close(): Promise<void>;
@@ -55,12 +58,19 @@ export async function startAuthAndCoreDouble(): Promise<AuthAndCoreDouble> {
   const { signing, stranger } = testKeys();
   const reports: internalV1.DeviceDelivery[][] = [];
   let failuresLeft = 0;
+  const endedSessions = new Set<string>();
 
   const server = createServer();
   server.add(internalV1.KeyServiceDefinition, {
     async getJwks() {
       const jwk = signing.publicKey.export({ format: 'jwk' });
       return { jwksJson: JSON.stringify({ keys: [{ ...jwk, kid: KID, alg: 'RS256', use: 'sig' }] }) };
+    },
+  });
+  server.add(internalV1.SessionStatusServiceDefinition, {
+    async checkSession(request) {
+      const ended = endedSessions.has(request.sessionId);
+      return { state: ended ? internalV1.SessionState.SESSION_STATE_REVOKED : internalV1.SessionState.SESSION_STATE_LIVE, reason: '' };
     },
   });
   server.add(internalV1.DeliveryServiceDefinition, {
@@ -106,6 +116,7 @@ export async function startAuthAndCoreDouble(): Promise<AuthAndCoreDouble> {
       return `${header}.${payload}.`;
     },
     reports,
+    endSession: (sessionId) => void endedSessions.add(sessionId),
     failNextReports: (count) => {
       failuresLeft = count;
     },

@@ -96,7 +96,7 @@ export async function startHarness(overrides: ConfigSource = {}, options: Harnes
     client,
     token: (userId, deviceId) => double.token({ userId, deviceId }),
     async publish(targets, frame, pushId = uuidv7()) {
-      const body = internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined }).finish();
+      const body = internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined, revocation: undefined }).finish();
       const outcome = await bus.publish(service.nodeId, { id: pushId, body });
       if (outcome !== 'delivered') throw new Error(`push to ${service.nodeId} was ${outcome}`);
     },
