@@ -101,6 +101,14 @@ export async function runBench(options: BenchOptions): Promise<string[]> {
   for (const mode of options.modes) {
     log(`starting the system (${mode} mode)`);
     const system = await startSystem({ mode, cores: options.cores, connectNodes: options.connectNodes, cpuProfileDir: options.cpuProfileDir });
+    // Ctrl-C stops the system too (load workers exit when their IPC channel closes).
+    const interrupted = () => {
+      log('interrupted: stopping the system');
+      void system.stop().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
+    if (system.logFile !== undefined) log(`  server log: ${system.logFile}`);
     try {
       for (const name of options.scenarios) {
         const scenario: Scenario = SCENARIOS[name]!;
@@ -108,6 +116,9 @@ export async function runBench(options: BenchOptions): Promise<string[]> {
         const startedAt = new Date();
         log(`${name} (${mode}, ${options.size}):`);
         const result = await scenario(context);
+        const failure = system.failure();
+        // A result measured against a dead system is not a result.
+        if (failure !== undefined) throw new Error(`${name}: ${failure}`);
         const files = await writeResult(options.outDir, result, machineFacts(), startedAt);
         written.push(files.json);
         const figures = Object.entries(result.metrics)
@@ -118,6 +129,8 @@ export async function runBench(options: BenchOptions): Promise<string[]> {
         log(`  wrote ${files.markdown}`);
       }
     } finally {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       log(`stopping the system (${mode} mode)`);
       await system.stop();
     }

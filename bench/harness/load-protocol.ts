@@ -68,6 +68,8 @@ export interface OpenResult {
 export interface SendResult {
   ok: number;
   failed: number;
+  /** Open-loop sends never made because too many calls were already waiting (the system fell behind). */
+  shed: number;
   errors: string[];
   /** Acked sends per conversation id (the recipients must show exactly these). */
   ackedPerConversation: Record<string, number>;

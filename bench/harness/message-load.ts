@@ -50,12 +50,13 @@ export async function runSends(context: ScenarioContext, pool: WorkerPool, sende
         return worker.call({ type: 'send', senders: slice, plan: share }, 'sent');
       }),
     );
-    const merged: SendResult = { ok: 0, failed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
+    const merged: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
     for (const reply of replies) {
       if (reply === undefined) continue;
       const part = reply.result;
       merged.ok += part.ok;
       merged.failed += part.failed;
+      merged.shed += part.shed;
       merged.errors.push(...part.errors);
       for (const [conversation, n] of Object.entries(part.ackedPerConversation)) {
         merged.ackedPerConversation[conversation] = (merged.ackedPerConversation[conversation] ?? 0) + n;
@@ -72,6 +73,7 @@ export async function runSends(context: ScenarioContext, pool: WorkerPool, sende
 export function addSends(into: SendResult, more: SendResult): void {
   into.ok += more.ok;
   into.failed += more.failed;
+  into.shed += more.shed;
   into.errors.push(...more.errors);
   for (const [conversation, n] of Object.entries(more.ackedPerConversation)) {
     into.ackedPerConversation[conversation] = (into.ackedPerConversation[conversation] ?? 0) + n;

@@ -10,7 +10,7 @@
 // eight loopback addresses, so limits meant for the internet would measure the
 // limiter, not the system. Durability settings are untouched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, FREE_PORTS, type TestDatabase } from '@im-mesh/platform/testing';
@@ -41,6 +41,10 @@ export interface SystemUnderTest {
   readonly connectPids: number[];
   /** Every server pid, for the report. */
   readonly serverPids: Record<string, number>;
+  /** Where the server's warnings and errors go (embedded mode), for a post-mortem. */
+  readonly logFile: string | undefined;
+  /** Why the system is not running any more, if it died during the run. */
+  failure(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -82,10 +86,21 @@ async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let errors = '';
+  const logFile = join(tmpdir(), `im-bench-server-${process.pid}.log`);
+  const log = createWriteStream(logFile);
   child.stderr!.on('data', (chunk: Buffer) => {
     errors = (errors + chunk.toString('utf8')).slice(-20_000);
+    log.write(chunk);
   });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  let stopping = false;
+  let died: string | undefined;
+  const exited = new Promise<void>((done) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) died = `the all-in-one exited with ${code ?? signal} during the run; its last output:\n${errors.slice(-4_000)}`;
+      log.end();
+      done();
+    }),
+  );
   try {
     const ready = await readReadyLine(child, () => errors, 180_000);
     return {
@@ -96,7 +111,10 @@ async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
       databaseUrl: ready.databaseUrl,
       connectPids: [ready.pid],
       serverPids: { 'all-in-one': ready.pid },
+      logFile,
+      failure: () => died,
       async stop() {
+        stopping = true;
         if (child.exitCode === null) {
           child.kill('SIGTERM');
           const late = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -201,6 +219,11 @@ async function startSplit(options: SystemOptions): Promise<SystemUnderTest> {
       databaseUrl: database.url,
       connectPids: connects.map((node) => node.child.pid!),
       serverPids: pids,
+      logFile: undefined,
+      failure: () => {
+        const dead = started.filter((process) => process.child.exitCode !== null || process.child.signalCode !== null);
+        return dead.length === 0 ? undefined : dead.map((process) => `${process.name} exited; its last output:\n${process.output().slice(-4_000)}`).join('\n');
+      },
       stop,
     };
   } catch (error) {

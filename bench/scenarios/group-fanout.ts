@@ -45,7 +45,7 @@ export async function groupFanout(context: ScenarioContext): Promise<ScenarioRes
   const pool = await WorkerPool.start(2, context.system.edgeUrl);
   try {
     await openReceivers(context, pool, receivers);
-    const all: SendResult = { ok: 0, failed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
+    const all: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
     const fixedFrom = monotonicNs();
     const fixed = await runSends(context, pool, sendersTo(small!.userId), { kind: 'open', ratePerSecond: fixedRate, durationMs }, `${smallFanout} devices at ${fixedRate} msg/s`);
     const fixedTo = monotonicNs();
@@ -78,6 +78,7 @@ export async function groupFanout(context: ScenarioContext): Promise<ScenarioRes
       metrics: {
         sendsAcked: all.ok,
         sendsFailed: all.failed,
+        sendsShed: all.shed,
         fixed_p50Ms: round(fixedLatency.quantileMs(0.5)),
         fixed_p99Ms: fixedP99,
         saturation_sendsPerSecond: round(saturation.ok / (Number(saturationTo - saturationFrom) / 1e9)),

@@ -33,7 +33,7 @@ export async function latency1to1(context: ScenarioContext): Promise<ScenarioRes
   const pool = await WorkerPool.start(2, context.system.edgeUrl);
   try {
     await openReceivers(context, pool, receivers);
-    const all: SendResult = { ok: 0, failed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
+    const all: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
     const phases: Array<{ rate: number; from: bigint; to: bigint }> = [];
     for (const rate of rates) {
       const from = monotonicNs();
@@ -44,7 +44,7 @@ export async function latency1to1(context: ScenarioContext): Promise<ScenarioRes
     }
     const collected = await collectAll(pool);
     const series = mergedSeries(collected);
-    const metrics: Record<string, number> = { sendsAcked: all.ok, sendsFailed: all.failed };
+    const metrics: Record<string, number> = { sendsAcked: all.ok, sendsFailed: all.failed, sendsShed: all.shed };
     const targets: TargetCheck[] = [];
     for (const phase of phases) {
       // Until the drain ended, so the phase's last sends are in its percentiles.
