@@ -106,7 +106,8 @@ describe('WebhookPushNotifier', () => {
 
   test('server errors and 429 are retried until the endpoint accepts; each retry is signed anew', async () => {
     const endpoint = await startEndpoint((_request, index) => [503, 429, 500][index] ?? 200);
-    const notifier = notifierFor(endpoint.url);
+    const outcomes: string[] = [];
+    const notifier = notifierFor(endpoint.url, { onOutcome: (outcome) => outcomes.push(outcome) });
     try {
       await notifier.notify(notice('m-retried'));
       assert.equal(endpoint.received.length, 4);
@@ -114,6 +115,7 @@ describe('WebhookPushNotifier', () => {
         assert.equal(verifyWebhookSignature(SECRET, String(request.headers[SIGNATURE_HEADER]), request.body), true);
       }
       assert.deepEqual(notifier.counters, { delivered: 1, failed: 0, dropped: 0 });
+      assert.deepEqual(outcomes, ['delivered']);
     } finally {
       await notifier.close();
       await endpoint.close();

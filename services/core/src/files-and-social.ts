@@ -14,6 +14,7 @@ import {
   type PushNotifierConfig,
 } from '@im-mesh/platform';
 import { fileV1, userV1 } from '@im-mesh/contracts';
+import { Counter, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { fileService } from './files/file-service.js';
 import type { FileConfig } from './files/file-limits.js';
@@ -44,6 +45,8 @@ export interface FilesAndSocialOptions {
   ownHttpUrl: () => string;
   /** Wakes the outbox relay after social events were stored. */
   wakeRelay: () => void;
+  /** Where core_offline_notices_total is registered. */
+  metrics?: Registry;
 }
 
 export interface FilesAndSocial {
@@ -62,7 +65,13 @@ export interface FilesAndSocial {
 
 export async function openFilesAndSocial(options: FilesAndSocialOptions): Promise<FilesAndSocial> {
   const { config, logger, database } = options;
-  const notifier: PushNotifier = openPushNotifier(config, logger);
+  const notices = new Counter({
+    name: 'core_offline_notices_total',
+    help: 'Offline push notices for recipients without a live device, by outcome (delivered, failed after retries, dropped when too many were pending).',
+    labelNames: ['outcome'],
+    registers: options.metrics ? [options.metrics] : [],
+  });
+  const notifier: PushNotifier = openPushNotifier(config, logger, (outcome) => notices.inc({ outcome }));
   let blobs: BlobStorage;
   try {
     blobs = options.blobs ?? (await openBlobStorage(config, { logger, defaultPublicUrl: options.ownHttpUrl }));

@@ -129,6 +129,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       blobs: options.blobs,
       ownHttpUrl: () => `http://${http?.address ?? `${config.CORE_HOST}:${config.CORE_HTTP_PORT}`}`,
       wakeRelay: () => relay.wake(),
+      metrics,
     });
     filesAndSocial = social;
 

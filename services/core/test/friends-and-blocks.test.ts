@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ClientError, Status } from 'nice-grpc';
 import { messageV1, userV1 } from '@im-mesh/contracts';
 import { verifyWebhookSignature, SIGNATURE_HEADER } from '@im-mesh/platform';
-import { CoreHarness, eventually, inConversation, text, toUser, type MessageClient } from './support/core-harness.js';
+import { CoreHarness, eventually, inConversation, sample, text, toUser, type MessageClient } from './support/core-harness.js';
 import { ClientsFor, type UserClient } from './support/file-and-user-clients.js';
 
 const WEBHOOK_SECRET = 'webhook-secret-for-core-tests-123';
@@ -281,6 +281,7 @@ describe('Profiles, friends, blocks and privacy', () => {
       sentAt: payload.sentAt,
     });
     assert.equal(notice.body.includes('secret is 42'), false);
+    await eventually('the delivered notice counted', async () => sample(await h.scrape(), 'core_offline_notices_total', { outcome: 'delivered' }) >= 1);
 
     // A recipient with a live device gets a push, not a notice.
     await h.online(sleeper.id, `${sleeper.id}-phone`);

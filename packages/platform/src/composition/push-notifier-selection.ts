@@ -31,10 +31,17 @@ export interface PushNotifierConfig {
   PUSH_INCLUDE_TEXT: boolean;
 }
 
-/** The configured notifier; throws naming the missing setting for a webhook without URL or secret. */
-export function openPushNotifier(config: PushNotifierConfig, logger: Logger): PushNotifier {
+/**
+ * The configured notifier; throws naming the missing setting for a webhook
+ * without URL or secret. `onOutcome` hears how each notice ended (metrics).
+ */
+export function openPushNotifier(
+  config: PushNotifierConfig,
+  logger: Logger,
+  onOutcome?: (outcome: 'delivered' | 'failed' | 'dropped') => void,
+): PushNotifier {
   const child = logger.child({ component: 'push-notifier' });
-  if (config.PUSH_NOTIFIER === 'log') return new LogPushNotifier({ logger: child, includeText: config.PUSH_INCLUDE_TEXT });
+  if (config.PUSH_NOTIFIER === 'log') return new LogPushNotifier({ logger: child, includeText: config.PUSH_INCLUDE_TEXT, onOutcome });
   if (!config.PUSH_WEBHOOK_URL || !config.PUSH_WEBHOOK_SECRET) {
     throw new Error('PUSH_NOTIFIER=webhook needs PUSH_WEBHOOK_URL and PUSH_WEBHOOK_SECRET');
   }
@@ -45,5 +52,6 @@ export function openPushNotifier(config: PushNotifierConfig, logger: Logger): Pu
     includeText: config.PUSH_INCLUDE_TEXT,
     timeoutMs: config.PUSH_WEBHOOK_TIMEOUT_MS,
     maxAttempts: config.PUSH_WEBHOOK_MAX_ATTEMPTS,
+    onOutcome,
   });
 }

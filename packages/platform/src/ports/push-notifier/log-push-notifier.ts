@@ -7,6 +7,8 @@ export interface LogPushNotifierOptions {
   logger: Logger;
   /** Log message text too. False by default: logs are not a place for chats. */
   includeText?: boolean;
+  /** Told of each notice logged, for metrics. */
+  onOutcome?: (outcome: 'delivered') => void;
 }
 
 export class LogPushNotifier implements PushNotifier {
@@ -17,6 +19,7 @@ export class LogPushNotifier implements PushNotifier {
   async notify(notice: OfflineNotice): Promise<void> {
     if (this.closed) return;
     this.options.logger.info({ notice: offlineNoticePayload(notice, this.options.includeText ?? false) }, 'offline push notice');
+    this.options.onOutcome?.('delivered');
   }
 
   async close(): Promise<void> {

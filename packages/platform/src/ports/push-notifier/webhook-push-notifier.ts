@@ -32,6 +32,8 @@ export interface WebhookPushNotifierOptions {
   maxInFlight?: number;
   /** Milliseconds since the epoch; for tests. */
   now?: () => number;
+  /** Told how each notice ended, for metrics. */
+  onOutcome?: (outcome: keyof WebhookCounters) => void;
 }
 
 export interface WebhookCounters {
@@ -62,7 +64,7 @@ export class WebhookPushNotifier implements PushNotifier {
 
   notify(notice: OfflineNotice): Promise<void> {
     if (this.stop.signal.aborted || this.pending.size >= (this.options.maxInFlight ?? 256)) {
-      this.counters.dropped += 1;
+      this.count('dropped');
       this.options.logger.warn({ messageId: notice.messageId, pending: this.pending.size }, 'offline push notice dropped: too many pending or closing');
       return Promise.resolve();
     }
@@ -84,19 +86,24 @@ export class WebhookPushNotifier implements PushNotifier {
       if (this.stop.signal.aborted) break;
       const outcome = await this.attempt(notice.messageId, body);
       if (outcome === 'delivered') {
-        this.counters.delivered += 1;
+        this.count('delivered');
         return;
       }
       lastProblem = outcome.problem;
       if (!outcome.retry) break;
       if (attempt < maxAttempts && !(await this.backoff(attempt))) break;
     }
-    this.counters.failed += 1;
+    this.count('failed');
     // No payload in the log: the ids are enough to find the message.
     this.options.logger.warn(
       { messageId: notice.messageId, recipients: notice.recipientIds.length, problem: lastProblem },
       'offline push notice not delivered to the webhook; the recipients still get the message when they sync',
     );
+  }
+
+  private count(outcome: keyof WebhookCounters): void {
+    this.counters[outcome] += 1;
+    this.options.onOutcome?.(outcome);
   }
 
   private async attempt(messageId: string, body: string): Promise<'delivered' | { retry: boolean; problem: string }> {
