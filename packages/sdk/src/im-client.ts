@@ -79,6 +79,7 @@ export class ImClient {
   private readonly messageListeners = new Listeners<[messageV1.Message]>((error) => this.reportError(error));
   private readonly receiptListeners = new Listeners<[messageV1.Receipt]>((error) => this.reportError(error));
   private readonly stateListeners = new Listeners<[ConnectionState, unknown]>((error) => this.reportError(error));
+  private readonly typingListeners = new Listeners<[connectV1.TypingIndicator]>((error) => this.reportError(error));
   private identity: connectV1.Authenticated | undefined;
 
   constructor(options: ImClientOptions) {
@@ -151,6 +152,28 @@ export class ImClient {
     return this.receiptListeners.add(listener);
   }
 
+  /**
+   * Other participants starting or stopping to type. Not stored anywhere: only
+   * live connections see them. Show one until `typing` is false or for about 6
+   * seconds after the last indicator.
+   */
+  onTyping(listener: (indicator: connectV1.TypingIndicator) => void): Unsubscribe {
+    return this.typingListeners.add(listener);
+  }
+
+  /**
+   * Tells the other participants that this user is typing (call it every few
+   * seconds while they type; extra calls are cheap, the server relays at most
+   * one per second) or stopped. False when there is no live connection to send
+   * it on: typing is a hint and is never queued.
+   */
+  async setTyping(conversationId: string, typing: boolean): Promise<boolean> {
+    const live = this.supervisor.authenticated;
+    if (live === undefined) return false;
+    await live.session.send({ kind: { $case: 'typing', value: { conversationId, typing } } });
+    return true;
+  }
+
   /** State changes; `error` says why the connection was lost, when it was. */
   onStateChange(listener: (state: ConnectionState, error: unknown) => void): Unsubscribe {
     return this.stateListeners.add(listener);
@@ -195,10 +218,24 @@ export class ImClient {
    * stored; other errors (INVALID_ARGUMENT, NOT_FOUND, ...) reject at once.
    */
   async sendText(target: MessageTarget, text: string, options: SendTextOptions = {}): Promise<messageV1.SendMessageResponse> {
-    const clientMsgId = options.clientMsgId ?? randomUuid();
     const content: messageV1.MessageContent = {
       body: { $case: 'text', value: { text, mentionUserIds: options.mentionUserIds ?? [] } },
     };
+    return this.sendContent(target, content, options);
+  }
+
+  /**
+   * Sends any kind of message (image, voice, video, file, location, custom,
+   * reply, forward, or text) with the retry rules of sendText. File ids come
+   * from FileService.CompleteUpload; reply and forward name a message id and
+   * the server fills in the rest.
+   */
+  async sendContent(
+    target: MessageTarget,
+    content: messageV1.MessageContent,
+    options: Omit<SendTextOptions, 'mentionUserIds'> = {},
+  ): Promise<messageV1.SendMessageResponse> {
+    const clientMsgId = options.clientMsgId ?? randomUuid();
     const request: messageV1.SendMessageRequest = {
       target:
         'toUserId' in target
@@ -247,7 +284,8 @@ export class ImClient {
     const kind = frame.kind;
     if (kind?.$case === 'message') this.stream.pushed(kind.value, connection);
     else if (kind?.$case === 'receipt') this.receive(kind.value);
-    // Frames of kinds this SDK does not know yet (typing, calls) are ignored.
+    else if (kind?.$case === 'typing') this.typingListeners.emit(kind.value);
+    // Frames of kinds this SDK does not know yet (calls) are ignored.
   }
 
   private receive(receipt: messageV1.Receipt): void {

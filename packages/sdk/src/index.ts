@@ -14,6 +14,8 @@ export type { ConnectionState } from './connection-supervisor.js';
 export { MemorySyncStateStore } from './sync-state-store.js';
 export type { SyncStateStore } from './sync-state-store.js';
 export { DeliverySequencer } from './delivery-sequencer.js';
+export { applyMessageEvent, eventTargetId } from './message-events.js';
+export type { MessageEventCase } from './message-events.js';
 export type { AppliedMessage, GapRequest, OfferResult, OfferStatus } from './delivery-sequencer.js';
 export { browserPlatform } from './platform.js';
 export type { SdkPlatform, WebSocketConstructor, WebSocketLike } from './platform.js';

@@ -21,7 +21,8 @@ import {
 import type { ServerMiddleware, ServiceImplementation } from 'nice-grpc';
 import type { AckForwarder } from './delivery/ack-forwarder.js';
 import type { ConnectionHub } from './sessions/connection-hub.js';
-import { ackRefusal, type Dispatch } from './sessions/dispatch.js';
+import { ackRefusal, isValidConversationId, type Dispatch } from './sessions/dispatch.js';
+import type { TypingForwarder } from './sessions/typing-forwarder.js';
 import { GrpcStreamSession } from './transports/grpc-stream-session.js';
 
 export interface ConnectServiceDependencies {
@@ -29,6 +30,8 @@ export interface ConnectServiceDependencies {
   dispatch: Dispatch;
   /** Takes Ack RPCs for connections held by other nodes there. */
   forwarder: AckForwarder;
+  /** Relays AckRequest.typing (typing needs no connection: core relays by user and conversation). */
+  typing?: TypingForwarder;
   logger: Logger;
   /** Frames a stream may have queued for its client. */
   maxStreamQueue: number;
@@ -53,7 +56,17 @@ export function connectServiceAuth(verifier: AccessTokenVerifier): ServerMiddlew
 export function connectService(
   deps: ConnectServiceDependencies,
 ): ServiceImplementation<typeof connectV1.ConnectServiceDefinition, OptionalAuthContext> {
-  const { hub, dispatch, forwarder, logger, maxStreamQueue, maxFrameBytes } = deps;
+  const { hub, dispatch, forwarder, typing, logger, maxStreamQueue, maxFrameBytes } = deps;
+
+  /** The typing part of an Ack RPC: refused like the frame, with the RPC's status. */
+  async function relayTyping(caller: { userId: string; deviceId: string }, update: connectV1.TypingUpdate | undefined): Promise<void> {
+    if (!update) return;
+    if (!isValidConversationId(update.conversationId)) {
+      throw AppError.invalidArgument('typing.conversation_id must be 1 to 128 characters without control characters.', 'TYPING_INVALID');
+    }
+    if (!typing) throw AppError.failedPrecondition('This node does not relay typing indicators.', 'TYPING_UNSUPPORTED');
+    await typing.forward(caller, update);
+  }
 
   // gRPC's own message limit is the server's (4 MiB); frames get the WebSocket
   // limit too, so no transport lets a client send more. Frames are small, so
@@ -129,6 +142,7 @@ export function connectService(
         const tooLarge = frameTooLarge(frame);
         if (tooLarge) throw tooLarge;
         await dispatch(session, frame, { errors: 'throw' });
+        await relayTyping(caller, request.typing);
         return { serverTimeMs: Date.now() };
       }
       // Not here: presence names the node holding the caller's own connection.
@@ -139,6 +153,7 @@ export function connectService(
       if (refusal) throw refusal;
       const outcome = await forwarder.forward({ userId: caller.userId, deviceId: caller.deviceId }, request.connectionId, ack);
       if (outcome === 'not_found') throw notFound();
+      await relayTyping(caller, request.typing);
       return { serverTimeMs: Date.now() };
     },
   };

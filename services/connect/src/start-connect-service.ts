@@ -89,6 +89,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
       hub,
       dispatch,
       forwarder: new AckForwarder({ nodeId, presence, bus, logger: logger.child({ component: 'ack-forwarder' }) }),
+      typing,
       logger,
       maxStreamQueue: config.CONNECT_MAX_STREAM_QUEUE,
       maxFrameBytes: config.CONNECT_MAX_FRAME_BYTES,

@@ -40,8 +40,8 @@ describe('WebSocket frames', () => {
 
   test('a frame of a kind this server does not know gets FRAME_UNSUPPORTED and the socket stays open', async () => {
     const { socket } = await authenticatedSocket(harness, 'user-a', 'device-a4');
-    // Field 10 is reserved for typing events: a newer client may send it.
-    socket.ws.send(Buffer.from([0x52, 0x00]));
+    // Field 19 is reserved for call signalling: a newer client may send it.
+    socket.ws.send(Buffer.from([0x9a, 0x01, 0x00]));
     const error = await socket.frames.expect('error');
     assert.equal(error.reason, 'FRAME_UNSUPPORTED');
     socket.send({ kind: { $case: 'ping', value: { clientTimeMs: 7 } } });

@@ -46,16 +46,20 @@ export function grpcWebTransport(
         send: async (frame) => {
           switch (frame.kind?.$case) {
             case 'ack':
-              await ack({ ack: frame.kind.value, ping: false });
+              await ack({ ack: frame.kind.value, ping: false, typing: undefined });
               return;
             case 'ping': {
               const clientTimeMs = frame.kind.value.clientTimeMs;
-              const response = await ack({ ack: undefined, ping: true });
+              const response = await ack({ ack: undefined, ping: true, typing: undefined });
               if (!abort.signal.aborted) {
                 handlers.onFrame({ kind: { $case: 'pong', value: { clientTimeMs, serverTimeMs: response.serverTimeMs } } });
               }
               return;
             }
+            case 'typing':
+              // A Subscribe stream cannot carry client frames: typing rides on the Ack RPC.
+              await ack({ ack: undefined, ping: false, typing: frame.kind.value });
+              return;
             default:
               // The token travels in the Subscribe metadata; an auth frame has no place here.
               return;

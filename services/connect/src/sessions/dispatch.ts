@@ -50,7 +50,7 @@ function isValidDelivered(entry: connectV1.DeliveredUpTo): boolean {
 }
 
 /** A printable conversation id of 1 to 128 characters. */
-function isValidConversationId(id: string): boolean {
+export function isValidConversationId(id: string): boolean {
   return typeof id === 'string' && id.length >= 1 && id.length <= MAX_CONVERSATION_ID_LENGTH && !CONTROL_CHARACTER.test(id);
 }
 
@@ -146,7 +146,10 @@ export function createDispatch(deps: DispatchDependencies): Dispatch {
           refuse(session, AppError.failedPrecondition('This node does not relay typing indicators.', 'TYPING_UNSUPPORTED'), undefined, options);
           return;
         }
-        typing.forward(session, update);
+        // Not awaited: a typing hint never holds up the connection's other frames.
+        typing.forward(session.identity!, update).catch((error: unknown) => {
+          if (error instanceof AppError) session.sendError(error);
+        });
         return;
       }
       case 'ack':
