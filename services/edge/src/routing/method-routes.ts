@@ -32,7 +32,16 @@ function publicService(
 }
 
 const PUBLIC_SERVICES = new Map<string, PublicService>([
-  publicService(authV1.AuthServiceDefinition, 'auth', ['GetLoginKey', 'Register', 'Login', 'RefreshToken']),
+  publicService(authV1.AuthServiceDefinition, 'auth', [
+    'GetLoginKey',
+    'Register',
+    'Login',
+    'RefreshToken',
+    'SendSmsCode',
+    'RegisterWithSmsCode',
+    'LoginWithSmsCode',
+    'ResetPasswordWithSmsCode',
+  ]),
   publicService(authV1.SessionServiceDefinition, 'auth', []),
   publicService(messageV1.MessageServiceDefinition, 'core', []),
   publicService(groupV1.GroupServiceDefinition, 'core', []),
