@@ -53,6 +53,9 @@ export class MessageEvents {
         if (first) return { stored: false, event: first };
         throw AppError.failedPrecondition('This message was already recalled.', 'ALREADY_RECALLED');
       }
+      if (!isPersonKind(target.kind)) {
+        throw AppError.failedPrecondition('Notices and events cannot be recalled.', 'KIND_NOT_RECALLABLE');
+      }
       if (target.sender_id === caller.userId) {
         const ageSeconds = (Date.now() - target.created_at.getTime()) / 1000;
         if (ageSeconds > this.options.recallWindowSeconds && !(await this.recallAuthority.mayRecallOthers(tx.sql, target.conversation_id, caller.userId))) {
