@@ -26,9 +26,10 @@ describe('groups over gRPC', () => {
       config: {
         CORE_GROUP_MEMBER_LIMIT: String(MEMBER_LIMIT),
         BLOBS_DIR: blobDir,
-        // Long enough that these tests' bursts render once, short enough to wait for.
-        CORE_GROUP_AVATAR_QUIET_MS: '300',
-        CORE_GROUP_AVATAR_POLL_MS: '50',
+        // No picture renders here (group-avatars.test.ts covers them), so the
+        // seqs of the events these tests assert on are theirs alone.
+        CORE_GROUP_AVATAR_QUIET_MS: '3600000',
+        CORE_GROUP_AVATAR_MAX_WAIT_MS: '3600000',
       },
     });
     f = new GroupFixture(h);
