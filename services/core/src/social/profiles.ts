@@ -1,7 +1,7 @@
 // Profiles, user search and privacy: what users see of each other. Names come
 // from auth (UserNames); nickname, avatar, signature and the stranger setting
 // live in core's user_profiles, with defaults for users who never set them.
-import { AppError, type AccessTokenClaims } from '@im-mesh/platform';
+import { AppError, isUuid, type AccessTokenClaims } from '@im-mesh/platform';
 import type { userV1 } from '@im-mesh/contracts';
 import { FILE_READY, type FileStore } from '../storage/file-store.js';
 import type { ProfileRow, SocialStore } from '../storage/social-store.js';
@@ -86,7 +86,7 @@ export class Profiles {
   /** A completed image or avatar upload of the caller. */
   private async checkAvatar(userId: string, value: string): Promise<string> {
     const fileId = value.trim().toLowerCase();
-    const file = /^[0-9a-f-]{36}$/.test(fileId) ? await this.files.find(fileId) : undefined;
+    const file = isUuid(fileId) ? await this.files.find(fileId) : undefined;
     if (!file || file.owner_id !== userId || file.state !== FILE_READY) {
       throw AppError.failedPrecondition('avatar_file_id must be a completed upload of yours.', 'AVATAR_FILE_INVALID');
     }
