@@ -101,6 +101,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       logger: root.child({ service: 'auth' }),
       databaseUrl,
       nonces,
+      rateLimiter,
       revocations: { presence, bus },
     });
     cleanup.push(() => auth.stop());

@@ -2,6 +2,9 @@
 // value is validated at start and a bad one fails with a message naming it.
 import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 import { z } from 'zod';
+import { loginLimitsConfigShape } from './login/login-limits.js';
+import { fieldProtectionConfigShape } from './protection/field-protection.js';
+import { smsConfigShape } from './sms/sms-config.js';
 
 export const authConfigShape = {
   AUTH_HOST: env.host('127.0.0.1'),
@@ -41,6 +44,9 @@ export const authConfigShape = {
   AUTH_SERVICE_ACCOUNTS: env.list([]),
   /** Lifetime of a service token, in seconds. */
   AUTH_SERVICE_TOKEN_TTL_SECONDS: env.int(300, 30, 3_600),
+  ...loginLimitsConfigShape,
+  ...smsConfigShape,
+  ...fieldProtectionConfigShape,
   ...tokenAudienceConfig,
   LOG_LEVEL: env.logLevel(),
   /** Required by the standalone entry point; the all-in-one passes its own URL. */

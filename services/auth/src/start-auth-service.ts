@@ -5,6 +5,7 @@ import { adminV1, authV1, internalV1 } from '@im-mesh/contracts';
 import {
   AccessTokenVerifier,
   authorizeCalls,
+  ConfigError,
   createGrpcServer,
   createServiceRegistry,
   openDatabase,
@@ -15,9 +16,12 @@ import {
   type Logger,
   type PresenceRegistry,
   type PushBus,
+  type RateLimiter,
   type RunningService,
   type ServiceHttpServer,
 } from '@im-mesh/platform';
+import { PasswordReset } from './accounts/password-reset.js';
+import { PhoneRegistration } from './accounts/phone-registration.js';
 import { Registration } from './accounts/registration.js';
 import { UserDirectory } from './accounts/user-directory.js';
 import { AuthMetrics } from './auth-metrics.js';
@@ -31,13 +35,23 @@ import { parseServiceAccounts, ServiceAccounts } from './service-accounts/servic
 import { serviceTokenService } from './service-accounts/service-token-service.js';
 import { RevocationNotifier } from './sessions/revocation-notifier.js';
 import { sessionService, sessionStatusService, SESSION_SERVICE_PERMISSIONS } from './sessions/session-service.js';
+import { ClientAddressResolver } from './login/client-address.js';
 import { LoginChallenge } from './login/login-challenge.js';
+import { loginLimitsFrom } from './login/login-limits.js';
+import { LoginThrottle } from './login/login-throttle.js';
 import { LoginFlow } from './login/login.js';
+import { SmsLogin } from './login/sms-login.js';
+import { ContactSealing } from './protection/contact-sealing.js';
+import { fieldProtectionFrom } from './protection/field-protection.js';
+import { SmsCodes } from './sms/sms-codes.js';
+import { smsSenderFrom, smsSendLimitsFrom } from './sms/sms-config.js';
+import type { SmsFeatures } from './sms/sms-features.js';
 import { PasswordHasher } from './passwords/password-hasher.js';
 import { authService, keyService, userDirectoryService } from './service.js';
 import { Sessions } from './sessions/sessions.js';
 import { TokenIssuer } from './sessions/token-issuer.js';
 import { AccountStore } from './storage/account-store.js';
+import { ContactStore } from './storage/contact-store.js';
 import { KeyStore } from './storage/key-store.js';
 import { authMigrations } from './storage/migrations/index.js';
 import { SessionStore } from './storage/session-store.js';
@@ -49,6 +63,8 @@ export interface StartAuthServiceOptions {
   databaseUrl: string;
   /** Where login nonces live (memory in one process, Redis when distributed). Owned by the caller. */
   nonces: EphemeralStore;
+  /** Where brute-force and SMS send limits are counted (memory in one process, Redis when distributed). Owned by the caller. */
+  rateLimiter: RateLimiter;
   /**
    * Presence and the push bus, to close live connections of ended sessions
    * (logout, revocation, ban). Owned by the caller. Without them (tests of auth
@@ -77,10 +93,13 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
   let http: ServiceHttpServer | undefined;
   let accepting = true;
   let keyRing: KeyRing | undefined;
+  let smsCodes: SmsCodes | undefined;
   const close = async () => {
     accepting = false;
     keyRing?.close();
     await grpc?.shutdown();
+    // Codes already promised to callers are still handed to the provider.
+    await smsCodes?.drain();
     await http?.close();
     if (db.isInitialized) await db.destroy();
   };
@@ -129,8 +148,43 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       config.AUTH_SERVICE_TOKEN_TTL_SECONDS,
       logger.child({ component: 'service-accounts' }),
     );
-    const registration = new Registration({ accounts, challenge, hasher, metrics, logger });
-    const login = new LoginFlow({ accounts, challenge, hasher, sessions, metrics, logger });
+    const throttle = new LoginThrottle({ limiter: options.rateLimiter, markers: options.nonces, limits: loginLimitsFrom(config) });
+    const clientAddress = new ClientAddressResolver(config.AUTH_TRUSTED_PROXIES);
+    const registration = new Registration({ accounts, challenge, hasher, throttle, metrics, logger });
+    const login = new LoginFlow({ accounts, challenge, hasher, sessions, throttle, metrics, logger });
+    // Field keys are checked at every start, even with SMS off, so a typo
+    // surfaces before the first number is stored rather than after.
+    const protection = fieldProtectionFrom(config);
+    const sms = smsFeatures();
+    function smsFeatures(): SmsFeatures | undefined {
+      const smsLogger = logger.child({ component: 'sms' });
+      const sender = smsSenderFrom(config, smsLogger);
+      if (!sender) return undefined;
+      if (!protection) {
+        throw new ConfigError(
+          'Invalid configuration:\n  AUTH_FIELD_KEYS: SMS codes need phone numbers, which are stored encrypted; set AUTH_FIELD_KEYS, AUTH_FIELD_KEY_CURRENT and AUTH_BLIND_INDEX_KEY',
+        );
+      }
+      const sealing = new ContactSealing(protection);
+      const contacts = new ContactStore(db);
+      const codes = new SmsCodes({
+        store: options.nonces,
+        limiter: options.rateLimiter,
+        sender,
+        blindIndex: protection.blindIndex,
+        codeTtlSeconds: config.AUTH_SMS_CODE_TTL_SECONDS,
+        limits: smsSendLimitsFrom(config),
+        registry,
+        logger: smsLogger,
+      });
+      smsCodes = codes;
+      return {
+        codes,
+        registration: new PhoneRegistration({ accounts, contacts, sealing, codes, sessions, throttle, logger }),
+        login: new SmsLogin({ contacts, sealing, codes, sessions, throttle, logger }),
+        passwordReset: new PasswordReset({ accounts, contacts, sealing, codes, challenge, hasher, sessions, throttle, logger }),
+      };
+    }
     // Auth checks its own tokens (for Logout) with the same verifier every other
     // service uses, fed in-process instead of over KeyService.
     const verifier = new AccessTokenVerifier({
@@ -142,9 +196,15 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
     grpc = createGrpcServer({ logger });
     grpc.addWith(
       // Only Logout needs the caller; the others ignore any token sent along.
-      optionalAccessToken(verifier, new Set(['GetLoginKey', 'Register', 'Login', 'RefreshToken'])),
+      optionalAccessToken(
+        verifier,
+        new Set([
+          'GetLoginKey', 'Register', 'Login', 'RefreshToken',
+          'SendSmsCode', 'RegisterWithSmsCode', 'LoginWithSmsCode', 'ResetPasswordWithSmsCode',
+        ]),
+      ),
       authV1.AuthServiceDefinition,
-      authService({ challenge, registration, login, sessions }),
+      authService({ challenge, registration, login, sessions, clientAddress, sms }),
     );
     grpc.addWith(authorizeCalls(verifier, SESSION_SERVICE_PERMISSIONS), authV1.SessionServiceDefinition, sessionService(sessions));
     grpc.addWith(

@@ -7,6 +7,7 @@ import {
   createLogger,
   createServiceClient,
   MemoryEphemeralStore,
+  MemoryRateLimiter,
   openChannel,
   type ConfigSource,
   type RunningService,
@@ -23,12 +24,20 @@ export interface RunningAuth {
   close(): Promise<void>;
 }
 
+export interface StartAuthOptions {
+  /** Capture log lines here (at trace level) instead of discarding them. */
+  logDestination?: NodeJS.WritableStream;
+}
+
 /** Starts auth on port 0 against `databaseUrl` with default settings plus `overrides`. */
-export async function startAuth(databaseUrl: string, overrides: ConfigSource = {}): Promise<RunningAuth> {
+export async function startAuth(databaseUrl: string, overrides: ConfigSource = {}, options: StartAuthOptions = {}): Promise<RunningAuth> {
   const config = loadAuthConfig({ AUTH_GRPC_PORT: '0', AUTH_HTTP_PORT: '0', ...overrides });
   const nonces = new MemoryEphemeralStore();
-  const logger = createLogger({ service: 'auth', level: 'silent' });
-  const service = await startAuthService({ config, logger, databaseUrl, nonces });
+  const rateLimiter = new MemoryRateLimiter();
+  const logger = options.logDestination
+    ? createLogger({ service: 'auth', level: 'trace', destination: options.logDestination })
+    : createLogger({ service: 'auth', level: 'silent' });
+  const service = await startAuthService({ config, logger, databaseUrl, nonces, rateLimiter });
   const channel = openChannel(service.grpcAddress);
   return {
     service,
@@ -39,6 +48,7 @@ export async function startAuth(databaseUrl: string, overrides: ConfigSource = {
       channel.close();
       await service.stop();
       await nonces.close();
+      await rateLimiter.close();
     },
   };
 }

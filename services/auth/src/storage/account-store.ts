@@ -53,6 +53,17 @@ export class AccountStore {
     });
   }
 
+  /** Sets (or first sets, for a phone-only account) the password hash of `userId`. */
+  async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
+    await withConnection(this.db, (sql) =>
+      sql(
+        `INSERT INTO credentials (user_id, password_hash) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()`,
+        [userId, passwordHash],
+      ),
+    );
+  }
+
   /** The password hash of the account named `username` (any letter case), if any. */
   async findLoginCredentials(username: string): Promise<LoginCredentials | undefined> {
     const rows = await withConnection(this.db, (sql) =>
