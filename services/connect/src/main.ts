@@ -9,9 +9,15 @@ import { startConnectService } from './start-connect-service.js';
 await runStandalone({
   service: 'connect',
   loadConfig: loadConnectConfig,
-  needs: { presence: true, bus: true },
+  needs: { presence: true, bus: true, settings: true },
   start: ({ config, logger, infrastructure }) =>
-    startConnectService({ config, logger, presence: infrastructure.presence, bus: infrastructure.bus }),
+    startConnectService({
+      config,
+      logger,
+      presence: infrastructure.presence,
+      bus: infrastructure.bus,
+      settings: infrastructure.settings,
+    }),
   announce: (running, advertise) => [
     { service: 'connect', id: running.nodeId, address: advertise(running.grpcAddress) },
     { service: 'connect-ws', id: `${running.nodeId}-ws`, address: advertise(running.httpAddress), health: 'http' },

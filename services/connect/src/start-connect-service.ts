@@ -3,12 +3,17 @@
 // transports over it (gRPC ConnectService; WebSocket /ws on the HTTP server that
 // also serves /healthz, /readyz and /metrics), plus the node's push-bus consumer.
 import { connectV1, internalV1 } from '@im-mesh/contracts';
+import { z } from 'zod';
 import {
   AccessTokenVerifier,
   createGrpcServer,
   createServiceClient,
+  liveSetting,
+  MemoryLiveSettings,
   openChannel,
+  registerPushBusMetrics,
   startServiceHttpServer,
+  type LiveSettingsSource,
   type Logger,
   type PresenceRegistry,
   type PushBus,
@@ -24,16 +29,27 @@ import { consumePushes } from './delivery/push-consumer.js';
 import { ConnectMetrics } from './metrics.js';
 import { connectService, connectServiceAuth } from './service.js';
 import { ConnectionHub } from './sessions/connection-hub.js';
+import type { FrameRate } from './sessions/frame-allowance.js';
 import { createDispatch } from './sessions/dispatch.js';
-import { authSessionCheck } from './sessions/session-check.js';
 import { TypingForwarder } from './sessions/typing-forwarder.js';
+import { authSessionCheck } from './sessions/session-check.js';
 import { serveWebSockets, type WebSocketEndpoint } from './transports/websocket-endpoint.js';
+
+/** The live setting that overrides the per-connection inbound frame budget. */
+export const CONNECT_FRAME_RATE_SETTING = 'connect-frame-rate';
+const frameRateSchema = z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).partial().strict();
 
 export interface ConnectServiceOptions {
   config: ConnectConfig;
   logger: Logger;
   presence: PresenceRegistry;
   bus: PushBus;
+  /**
+   * Hot-reloadable settings (SETTINGS=consul follows Consul's KV store). This node
+   * reads `connect-frame-rate`: {"perSecond": n, "burst": n}, either field
+   * optional, laid over CONNECT_FRAMES_PER_SECOND and CONNECT_FRAME_BURST.
+   */
+  settings?: LiveSettingsSource;
 }
 
 export type RunningConnectService = RunningService & {
@@ -45,6 +61,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
   const { config, logger, presence, bus } = options;
   const nodeId = config.CONNECT_NODE_ID;
   const metrics = new ConnectMetrics();
+  registerPushBusMetrics(metrics.registry, bus, { nodeId });
   const authChannel = openChannel(config.AUTH_ADDRESS);
   const coreChannel = openChannel(config.CORE_ADDRESS);
   const deliveries = createServiceClient(internalV1.DeliveryServiceDefinition, coreChannel.channel);
@@ -63,6 +80,13 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     batchSize: config.CONNECT_ACK_BATCH_SIZE,
     maxPending: config.CONNECT_ACK_BUFFER_MAX,
   });
+  const frameRate = liveSetting(
+    options.settings ?? new MemoryLiveSettings(),
+    CONNECT_FRAME_RATE_SETTING,
+    frameRateSchema,
+    { perSecond: config.CONNECT_FRAMES_PER_SECOND, burst: config.CONNECT_FRAME_BURST },
+    { logger: logger.child({ component: 'live-settings' }), merge: (fallback: FrameRate, override: Partial<FrameRate>): FrameRate => ({ ...fallback, ...override }) },
+  );
   const hub = new ConnectionHub({
     nodeId,
     heartbeatIntervalMs: config.CONNECT_HEARTBEAT_INTERVAL_MS,
@@ -70,8 +94,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     presence,
     logger,
     metrics,
-    framesPerSecond: config.CONNECT_FRAMES_PER_SECOND,
-    frameBurst: config.CONNECT_FRAME_BURST,
+    frameRate: frameRate.get,
     awaitedPerConnection: config.CONNECT_AWAITED_PER_CONNECTION,
     sessionCheck: authSessionCheck(authChannel),
   });
@@ -152,6 +175,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     ]);
     await openedHttp.close();
     closeChannels();
+    frameRate.stop();
     logger.info({ nodeId }, 'connect service stopped');
   };
 

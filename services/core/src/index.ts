@@ -9,6 +9,7 @@ import {
   createServiceRegistry,
   openChannel,
   openDatabase,
+  registerPushBusMetrics,
   requireAccessToken,
   startServiceHttpServer,
   type Logger,
@@ -109,6 +110,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     const outboxStore = new OutboxStore(database);
     const metrics = createServiceRegistry('core');
     const coreMetrics = createCoreMetrics(metrics, () => outboxStore.stats());
+    registerPushBusMetrics(metrics, bus);
     const pusher = new Pusher(presence, bus, coreMetrics);
     const relay = new OutboxRelay({
       store: outboxStore,

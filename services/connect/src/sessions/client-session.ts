@@ -7,7 +7,7 @@ import { connectV1 } from '@im-mesh/contracts';
 import { ErrorCode, grpcStatusOfErrorCode, type AppError } from '@im-mesh/platform';
 import { DeliveryLedger } from '../delivery/delivery-ledger.js';
 import type { ConnectMetrics } from '../metrics.js';
-import { FrameAllowance } from './frame-allowance.js';
+import { FrameAllowance, type FrameRate } from './frame-allowance.js';
 
 export type TransportKind = 'websocket' | 'grpc-connect' | 'grpc-subscribe';
 
@@ -84,8 +84,8 @@ export type SessionState = 'connecting' | 'authenticating' | 'ready' | 'closed';
 /** What every session needs from its node, handed over by the hub. */
 export interface SessionEnvironment {
   metrics: ConnectMetrics;
-  framesPerSecond: number;
-  frameBurst: number;
+  /** The inbound frame budget per connection, as currently configured (a live setting). */
+  frameRate: () => FrameRate;
   awaitedPerConnection: number;
 }
 
@@ -116,7 +116,7 @@ export abstract class ClientSession {
     readonly peer: string,
     protected readonly environment: SessionEnvironment,
   ) {
-    this.allowance = new FrameAllowance(environment.framesPerSecond, environment.frameBurst);
+    this.allowance = new FrameAllowance(environment.frameRate);
     this.ledger = new DeliveryLedger(environment.awaitedPerConnection);
   }
 

@@ -13,6 +13,7 @@ import type { AccessTokenClaims, DeviceRoute, Logger, PresenceRegistry } from '@
 import { AppError, ErrorCode, uuidv7 } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
 import type { ClientSession, SessionEnvironment, SessionIdentity } from './client-session.js';
+import type { FrameRate } from './frame-allowance.js';
 import { goAwayDraining, goAwayReplaced, goAwayRevoked, goAwayRouteConflict, goAwayRouteLapsed, goAwayTokenExpired } from './go-away.js';
 import type { SessionCheck } from './session-check.js';
 
@@ -23,8 +24,8 @@ export interface ConnectionHubOptions {
   presence: PresenceRegistry;
   logger: Logger;
   metrics: ConnectMetrics;
-  framesPerSecond: number;
-  frameBurst: number;
+  /** The inbound frame budget per connection, read on every frame (a live setting). */
+  frameRate: () => FrameRate;
   awaitedPerConnection: number;
   /** Upper bound of the random reconnect delay told to clients on drain, in ms. */
   drainReconnectSpreadMs?: number;
@@ -75,8 +76,7 @@ export class ConnectionHub {
   constructor(private readonly options: ConnectionHubOptions) {
     this.sessionEnvironment = {
       metrics: options.metrics,
-      framesPerSecond: options.framesPerSecond,
-      frameBurst: options.frameBurst,
+      frameRate: options.frameRate,
       awaitedPerConnection: options.awaitedPerConnection,
     };
   }

@@ -9,6 +9,7 @@ import {
   uuidv7,
   type ConfigSource,
   type DeviceRoute,
+  type LiveSettingsSource,
 } from '@im-mesh/platform';
 import { createChannel, createClient, Metadata, type Channel, type Client } from 'nice-grpc';
 import { loadConnectConfig, startConnectService, type RunningConnectService } from '../../src/index.js';
@@ -62,6 +63,8 @@ export interface HarnessOptions {
    * The harness leaves a shared bus open on stop; its owner closes it.
    */
   bus?: MemoryPushBus;
+  /** Live settings the node follows (an in-process source by default). */
+  settings?: LiveSettingsSource;
 }
 
 export async function startHarness(overrides: ConfigSource = {}, options: HarnessOptions = {}): Promise<Harness> {
@@ -83,7 +86,7 @@ export async function startHarness(overrides: ConfigSource = {}, options: Harnes
     ...overrides,
   });
   const logger = createLogger({ service: 'connect-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const service = await startConnectService({ config, logger, presence, bus });
+  const service = await startConnectService({ config, logger, presence, bus, settings: options.settings });
   const channel: Channel = createChannel(service.grpcAddress);
   const client = createClient(connectV1.ConnectServiceDefinition, channel);
   let stopped = false;
