@@ -19,6 +19,7 @@ import type { DataSource } from 'typeorm';
 import { fileService } from './files/file-service.js';
 import type { FileConfig } from './files/file-limits.js';
 import { FileUploads } from './files/file-uploads.js';
+import { UploadSweeper } from './files/upload-sweeper.js';
 import { offlineNotifier } from './push/offline-notices.js';
 import type { MessageRow } from './storage/message-store.js';
 import { Blocks } from './social/blocks.js';
@@ -82,6 +83,8 @@ export async function openFilesAndSocial(options: FilesAndSocialOptions): Promis
   const ownsBlobs = options.blobs === undefined;
   const files = new FileStore(database);
   const social = new SocialStore(database);
+  const sweeper = new UploadSweeper(files, blobs.store, config.CORE_FILE_SWEEP_INTERVAL_MS, logger.child({ component: 'upload-sweeper' }));
+  sweeper.start();
   return {
     fileService: fileService(new FileUploads(files, blobs.store, config, logger.child({ component: 'files' }))),
     userService: userService({
@@ -99,6 +102,7 @@ export async function openFilesAndSocial(options: FilesAndSocialOptions): Promis
     onRecipientsOffline: offlineNotifier(notifier, logger),
     httpHandlers: ownsBlobs && blobs.httpHandler ? [blobs.httpHandler] : [],
     async close() {
+      await sweeper.stop();
       await notifier.close();
       if (ownsBlobs) await blobs.store.close();
     },

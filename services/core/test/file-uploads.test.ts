@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ClientError, Status } from 'nice-grpc';
 import sharp from 'sharp';
 import { fileV1, messageV1 } from '@im-mesh/contracts';
-import { CoreHarness, toUser } from './support/core-harness.js';
+import { CoreHarness, eventually, toUser } from './support/core-harness.js';
 import { ClientsFor, startTestBlobs, type FileClient, type TestBlobs } from './support/file-and-user-clients.js';
 
 const { FileKind } = fileV1;
@@ -46,7 +46,10 @@ describe('FileService on the local blob store', () => {
 
   before(async () => {
     blobs = await startTestBlobs();
-    h = await CoreHarness.start({ blobs: blobs.storage, config: { CORE_FILE_MAX_PENDING_UPLOADS: '8', CORE_FILE_IMAGE_MAX_BYTES: '1000000' } });
+    h = await CoreHarness.start({
+      blobs: blobs.storage,
+      config: { CORE_FILE_MAX_PENDING_UPLOADS: '8', CORE_FILE_IMAGE_MAX_BYTES: '1000000', CORE_FILE_SWEEP_INTERVAL_MS: '200' },
+    });
     clients = new ClientsFor(h);
     alice = clients.files(h.alice);
     bob = clients.files(h.bob);
@@ -207,6 +210,23 @@ describe('FileService on the local blob store', () => {
     await messages.recallMessage({ messageId: sent.messageId });
     await assert.rejects(bob.getDownloadUrl({ fileId: file.fileId, thumbnail: false }), failsWith(Status.NOT_FOUND, /File not found/));
     assert.ok((await alice.getDownloadUrl({ fileId: file.fileId, thumbnail: false })).url);
+  });
+
+  test('uploads never completed are deleted, bytes and row, an hour after their URL expired; completed files stay', async () => {
+    const kept = await uploadImage(alice, await pngOf(5, 5));
+    const notes = Buffer.from('draft');
+    const upload = await alice.createUpload({ kind: FileKind.FILE_KIND_FILE, sizeBytes: notes.length, contentType: 'text/plain', name: 'draft.txt' });
+    assert.equal((await put(upload, notes, 'text/plain')).status, 200);
+    const key = `files/${h.alice}/${upload.uploadId}`;
+    assert.ok(await blobs.store.stat(key));
+    // Just expired: still completable for a while, so it stays.
+    await h.query(`UPDATE core.files SET upload_expires_at = now() - interval '10 minutes' WHERE id = $1`, [upload.uploadId]);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(await h.count('files', 'id = $1', [upload.uploadId]), 1);
+    await h.query(`UPDATE core.files SET upload_expires_at = now() - interval '2 hours' WHERE id = $1`, [upload.uploadId]);
+    await eventually('the abandoned upload swept', async () => (await h.count('files', 'id = $1', [upload.uploadId])) === 0);
+    assert.equal(await blobs.store.stat(key), undefined);
+    assert.equal(await h.count('files', 'id = $1', [kept.fileId]), 1);
   });
 
   test('a user cannot hold more pending uploads than allowed', async () => {

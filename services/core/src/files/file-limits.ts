@@ -32,6 +32,8 @@ export const fileConfigShape = {
   CORE_FILE_THUMBNAIL_PIXELS: env.int(320, 16, 2000),
   /** Uploads one user may have pending (not completed, not expired) at once. */
   CORE_FILE_MAX_PENDING_UPLOADS: env.int(50, 1, 10_000),
+  /** How often abandoned uploads (never completed, an hour past their URL's expiry) are deleted, in ms. */
+  CORE_FILE_SWEEP_INTERVAL_MS: env.millis(10 * 60_000, 100),
 };
 
 export interface FileConfig {
@@ -47,6 +49,7 @@ export interface FileConfig {
   CORE_FILE_DOWNLOAD_URL_SECONDS: number;
   CORE_FILE_THUMBNAIL_PIXELS: number;
   CORE_FILE_MAX_PENDING_UPLOADS: number;
+  CORE_FILE_SWEEP_INTERVAL_MS: number;
 }
 
 export interface KindRule {

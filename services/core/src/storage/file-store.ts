@@ -93,6 +93,27 @@ export class FileStore {
   }
 
   /**
+   * Deletes up to `limit` uploads abandoned for over `graceSeconds`: pending
+   * ones whose URL expired that long ago (bytes may have arrived but nobody
+   * completed them), and refused ones. Returns their blob keys so the caller
+   * can delete the bytes. Rows locked by another instance's sweep are skipped.
+   */
+  async takeAbandoned(graceSeconds: number, limit: number): Promise<string[]> {
+    const rows = await withConnection(this.database, (sql) =>
+      sql.rows<{ blob_key: string }>(
+        `DELETE FROM files WHERE id IN (
+           SELECT id FROM files
+            WHERE (state = ${FILE_PENDING} AND upload_expires_at < now() - make_interval(secs => $1))
+               OR (state = ${FILE_REJECTED} AND completed_at < now() - make_interval(secs => $1))
+            LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING blob_key`,
+        [graceSeconds, limit],
+      ),
+    );
+    return rows.map((row) => row.blob_key);
+  }
+
+  /**
    * True when `userId` may download the ready file: they own it, it is some
    * user's current profile picture (profiles are public to signed-in users), or
    * a message referencing it, not recalled, lies in the user's visible window
