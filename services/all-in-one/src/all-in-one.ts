@@ -78,7 +78,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
 
     const infrastructure = await openInfrastructure(
       infrastructureConfig,
-      { presence: true, bus: true, rateLimiter: true, ephemeral: true },
+      { presence: true, bus: true, rateLimiter: true, ephemeral: true, settings: true },
       logger,
       `all-in-one-${process.pid}`,
     );
@@ -122,6 +122,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       logger: root.child({ service: 'connect' }),
       presence,
       bus,
+      settings: infrastructure.settings,
     });
     const stopConnect = () => connect.stop();
     cleanup.push(stopConnect);
@@ -130,6 +131,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       config: loadEdgeConfig(withAuth),
       logger: root.child({ service: 'edge' }),
       rateLimiter,
+      settings: infrastructure.settings,
       upstreams: {
         auth: auth.grpcAddress,
         core: core.grpcAddress,
