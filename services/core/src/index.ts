@@ -28,7 +28,7 @@ import type { CoreConfig } from './config.js';
 import { createCoreMetrics } from './core-metrics.js';
 import { BlobCustomAvatarStore } from './group-avatars/custom-avatar-store.js';
 import { GroupAvatarRenderer } from './group-avatars/group-avatar-renderer.js';
-import { DirectoryMemberProfiles } from './group-avatars/member-profiles.js';
+import { CoreMemberProfiles } from './group-avatars/member-profiles.js';
 import { GroupAccess } from './groups/group-access.js';
 import { GroupLifecycle } from './groups/group-lifecycle.js';
 import { GroupMembership } from './groups/group-membership.js';
@@ -141,7 +141,12 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       database,
       groups: groupStore,
       blobs: social.blobStore,
-      profiles: new DirectoryMemberProfiles(createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel)),
+      profiles: new CoreMemberProfiles(
+        database,
+        social.blobStore,
+        createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel),
+        logger.child({ component: 'group-avatars' }),
+      ),
       logger: logger.child({ component: 'group-avatars' }),
       quietMs: config.CORE_GROUP_AVATAR_QUIET_MS,
       maxWaitMs: config.CORE_GROUP_AVATAR_MAX_WAIT_MS,

@@ -9,9 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { createChannel, createClient, Metadata } from 'nice-grpc';
+import { fileV1, userV1 } from '@im-mesh/contracts';
 import { CoreHarness, eventually } from './support/core-harness.js';
 import { GroupFixture, groupEvents } from './support/group-fixtures.js';
 import { SERVER_SENDER_ID } from '../src/groups/group-events.js';
+import { avatarLayout } from '../src/group-avatars/avatar-layout.js';
 
 /** The uploaded picture was pure red; JPEG leaves it a shade off. */
 function isRed([r, g, b]: number[]): boolean {
@@ -117,6 +120,35 @@ describe('generated group avatars', () => {
     await h.startCore();
     await eventually('rendered after restart', async () => (await avatarEvents(group!.groupId)).length === 1);
     assert.notEqual((await f.groupsAs(h.alice).getGroup({ groupId: group!.groupId })).group!.avatarUrl, '');
+  });
+
+  test("a member's profile picture appears in their tile; members without one get initials", async () => {
+    // Bob sets a pure green profile picture through FileService and UserService.
+    const channel = createChannel(h.core.grpcAddress);
+    const metadata = Metadata({ authorization: `Bearer ${h.auth.token(h.bob, 'bob-phone')}` });
+    const files = createClient(fileV1.FileServiceDefinition, channel, { '*': { metadata } });
+    const users = createClient(userV1.UserServiceDefinition, channel, { '*': { metadata } });
+    const green = await sharp({ create: { width: 300, height: 300, channels: 3, background: { r: 0, g: 255, b: 0 } } }).png().toBuffer();
+    const upload = await files.createUpload({ kind: fileV1.FileKind.FILE_KIND_AVATAR, sizeBytes: green.length, contentType: 'image/png', name: 'me.png' });
+    const put = await fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body: green });
+    assert.equal(put.status < 300, true, `PUT answered ${put.status}`);
+    const { file } = await files.completeUpload({ uploadId: upload.uploadId });
+    await users.updateProfile({ avatarFileId: file!.fileId });
+    channel.close();
+
+    // Bob alone in the group after Alice: a 2-member picture, Alice's tile first.
+    const { group } = await f.groupsAs(h.alice).createGroup({ name: 'Faces', memberUserIds: [h.bob] });
+    await letQuietPass(group!.groupId);
+    await eventually('rendered', async () => (await avatarEvents(group!.groupId)).length === 1);
+    const url = (await f.groupsAs(h.alice).getGroup({ groupId: group!.groupId })).group!.avatarUrl;
+    const bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const [aliceTile, bobTile] = avatarLayout(2, 256, 4);
+    const bobPixel = at(bobTile!.left + 10, bobTile!.top + 10);
+    const alicePixel = at(aliceTile!.left + 10, aliceTile!.top + 10);
+    assert.ok(bobPixel[0]! < 16 && bobPixel[1]! > 240 && bobPixel[2]! < 16, `bob's tile shows his picture: ${bobPixel.join(',')}`);
+    assert.ok(!(alicePixel[1]! > 240 && alicePixel[0]! < 16), `alice's tile is her initial: ${alicePixel.join(',')}`);
   });
 
   test('a custom picture is kept over regenerated ones; clearing it brings the generated one back', async () => {

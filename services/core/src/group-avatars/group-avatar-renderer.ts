@@ -96,10 +96,12 @@ export class GroupAvatarRenderer {
   private async render(group: StaleAvatarRow): Promise<boolean> {
     const members = await firstMembers(this.options.database, group.id, MAX_AVATAR_TILES);
     if (members.length === 0) return false;
-    const fingerprint = members.join(',');
+    const described = await this.options.profiles.describe(members);
+    // Who is shown and how (name, picture): the same fingerprint renders the same picture.
+    const fingerprint = described.map((member) => `${member.userId}:${member.version}`).join(',');
     let key: string | null = null;
     if (fingerprint !== group.avatar_members || group.avatar_key === null) {
-      const png = await composeGroupAvatar(await this.options.profiles.describe(members));
+      const png = await composeGroupAvatar(described);
       // Named after the members shown: the same nine render to the same key.
       const digest = createHash('sha256').update(fingerprint).digest('hex').slice(0, 24);
       key = `${avatarKeyPrefix(group.id)}/generated-${digest}.png`;

@@ -355,6 +355,25 @@ export async function firstMembers(database: DataSource, groupId: string, count:
   return rows.map((row) => row.user_id);
 }
 
+/** A member's own profile as a group picture shows it (user_profiles and files, owned by core's social feature). */
+export interface MemberProfileRow {
+  user_id: string;
+  nickname: string | null;
+  /** The blob of their profile picture (its thumbnail when there is one), if they set one that finished uploading. */
+  picture_key: string | null;
+}
+
+export async function memberProfiles(database: DataSource, userIds: readonly string[]): Promise<MemberProfileRow[]> {
+  return withConnection(database, (sql) =>
+    sql.rows<MemberProfileRow>(
+      `SELECT p.user_id, p.nickname, COALESCE(f.thumbnail_key, f.blob_key) AS picture_key
+         FROM user_profiles p LEFT JOIN files f ON f.id = p.avatar_file_id AND f.state = 2
+        WHERE p.user_id = ANY($1::uuid[])`,
+      [userIds],
+    ),
+  );
+}
+
 /**
  * What a group send needs to know about the sender, read inside the send
  * transaction: undefined when `conversationId` is not a group.
