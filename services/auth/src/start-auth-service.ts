@@ -148,7 +148,7 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       config.AUTH_SERVICE_TOKEN_TTL_SECONDS,
       logger.child({ component: 'service-accounts' }),
     );
-    const throttle = new LoginThrottle({ limiter: options.rateLimiter, markers: options.nonces, limits: loginLimitsFrom(config) });
+    const throttle = new LoginThrottle({ limiter: options.rateLimiter, markers: options.nonces, limits: loginLimitsFrom(config), registry });
     const clientAddress = new ClientAddressResolver(config.AUTH_TRUSTED_PROXIES);
     const registration = new Registration({ accounts, challenge, hasher, throttle, metrics, logger });
     const login = new LoginFlow({ accounts, challenge, hasher, sessions, throttle, metrics, logger });

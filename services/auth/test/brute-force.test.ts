@@ -83,6 +83,10 @@ describe('brute force', () => {
     const hints = results.filter((r) => r.code === Status.RESOURCE_EXHAUSTED).map((r) => r.retryAfterMs ?? 0);
     assert.ok(hints.every((ms) => ms >= 1000 && ms <= 900_000), 'every refusal says when to retry (within the 15-minute window)');
 
+    const body = await (await fetch(`http://${running.service.httpAddress}/metrics`)).text();
+    const throttled = [...body.matchAll(/auth_attempts_throttled_total\{limit="(\w+)"[^}]*\} (\d+)/g)].map((m) => [m[1], Number(m[2])] as const);
+    console.log(`refusals by limit: ${JSON.stringify(Object.fromEntries(throttled))}`);
+    assert.equal(throttled.reduce((sum, [, n]) => sum + n, 0), 990, 'operators see every refusal, by limit');
     assert.equal((await attempt('victim', OWNER_PASSWORD, '198.51.100.10', 'owner-laptop')).code, Status.OK, 'the owner is not locked out');
     assert.equal((await attempt('victim', OWNER_PASSWORD, '198.51.100.200', 'owner-phone')).code, Status.OK, 'nor from a new address');
   });

@@ -9,6 +9,7 @@
 // alike (keys come from what the caller typed), so throttling reveals nothing.
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode, type EphemeralStore, type RateLimit, type RateLimiter } from '@im-mesh/platform';
+import { Counter, type Registry } from 'prom-client';
 import type { LoginLimits } from './login-limits.js';
 
 /** How long a successful login makes its address "known" for that account. */
@@ -21,10 +22,23 @@ export interface LoginThrottleDeps {
   /** Where known (account, address) pairs are remembered. */
   markers: EphemeralStore;
   limits: LoginLimits;
+  /** Where the refusal counter is registered. */
+  registry: Registry;
 }
 
+type LimitName = 'address' | 'account_address' | 'account';
+
 export class LoginThrottle {
-  constructor(private readonly deps: LoginThrottleDeps) {}
+  private readonly refused: Counter<'limit'>;
+
+  constructor(private readonly deps: LoginThrottleDeps) {
+    this.refused = new Counter({
+      name: 'auth_attempts_throttled_total',
+      help: 'Logins and registrations refused by a brute-force limit, by limit (address, account_address, account); a rising account count is a distributed attack on one account.',
+      labelNames: ['limit'],
+      registers: [deps.registry],
+    });
+  }
 
   /**
    * Spends one attempt of `account` ("username:alice", "phone:<index>") from
@@ -32,15 +46,15 @@ export class LoginThrottle {
    */
   async admit(account: string, address: string): Promise<void> {
     const accountKey = digest(account);
-    await this.spend(`login:address:${address}`, this.deps.limits.perAddress);
-    await this.spend(`login:pair:${accountKey}:${address}`, this.deps.limits.perAccountAndAddress);
+    await this.spend('address', `login:address:${address}`, this.deps.limits.perAddress);
+    await this.spend('account_address', `login:pair:${accountKey}:${address}`, this.deps.limits.perAccountAndAddress);
     if ((await this.deps.markers.get(knownKey(accountKey, address))) !== undefined) return;
-    await this.spend(`login:account:${accountKey}`, this.deps.limits.perAccount);
+    await this.spend('account', `login:account:${accountKey}`, this.deps.limits.perAccount);
   }
 
   /** Spends one attempt of `address` alone (registration, asking for an SMS code). */
   async admitAddress(address: string): Promise<void> {
-    await this.spend(`login:address:${address}`, this.deps.limits.perAddress);
+    await this.spend('address', `login:address:${address}`, this.deps.limits.perAddress);
   }
 
   /** Remembers that `address` logged in to `account`, exempting it from the loose per-account limit. */
@@ -48,9 +62,10 @@ export class LoginThrottle {
     await this.deps.markers.put(knownKey(digest(account), address), '1', KNOWN_ADDRESS_TTL_SECONDS);
   }
 
-  private async spend(key: string, limit: RateLimit): Promise<void> {
+  private async spend(name: LimitName, key: string, limit: RateLimit): Promise<void> {
     const decision = await this.deps.limiter.take(key, limit);
     if (decision.allowed) return;
+    this.refused.inc({ limit: name });
     throw throttled(decision.retryAfterMs);
   }
 }
