@@ -9,6 +9,8 @@ export interface ScenarioContext {
   readonly size: Size;
   /** Measured phase length in ms, when given on the command line (each scenario has its own default). */
   readonly durationMs: number | undefined;
+  /** Connection count of connections and reconnect-storm, when given on the command line (--clients). */
+  readonly clients: number | undefined;
   /** One progress line (overwritten in place on a terminal). */
   progress(line: string): void;
   /** A line that stays. */

@@ -63,9 +63,10 @@ export async function startSystem(options: SystemOptions): Promise<SystemUnderTe
   return options.mode === 'embedded' ? startEmbedded(options) : startSplit(options);
 }
 
-function profileEnv(options: SystemOptions, label: string): Record<string, string> {
-  if (options.cpuProfileDir === undefined) return {};
-  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(options.cpuProfileDir, label)}` };
+/** Node flags that write a CPU profile of the process into `<cpuProfileDir>/<label>` when it exits cleanly. */
+function profileFlags(options: SystemOptions, label: string): string[] {
+  if (options.cpuProfileDir === undefined) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfileDir, label)}`];
 }
 
 async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
@@ -73,7 +74,7 @@ async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
   const varDir = mkdtempSync(join(tmpdir(), 'im-bench-'));
   // mkdtemp makes it 0700; run as root, the embedded PostgreSQL runs as the OS user postgres and must reach its data dir.
   chmodSync(varDir, 0o755);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness/embedded-server.ts'], {
+  const child = spawn(process.execPath, [...profileFlags(options, 'all-in-one'), '--import', 'tsx', 'bench/harness/embedded-server.ts'], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
@@ -81,7 +82,6 @@ async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
       IM_VAR_DIR: varDir,
       ...FREE_PORTS,
       ...BENCH_LIMITS,
-      ...profileEnv(options, 'all-in-one'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -172,8 +172,10 @@ async function startSplit(options: SystemOptions): Promise<SystemUnderTest> {
     }
     await database?.drop();
   };
+  // Node refuses --cpu-prof in NODE_OPTIONS, and the service launcher (tests/support) takes no node flags.
+  if (options.cpuProfileDir !== undefined) throw new Error('--cpu-prof works in embedded mode only (the split launcher takes no node flags).');
   const spawnService = async (service: 'auth' | 'core' | 'connect' | 'edge', env: Record<string, string>, label: string) => {
-    const process = await startServiceProcess(service, { ...env, ...profileEnv(options, label) }, label);
+    const process = await startServiceProcess(service, env, label);
     started.push(process);
     return process;
   };

@@ -25,8 +25,9 @@ export function rssKiB(pid: number): number {
 }
 
 export async function connections(context: ScenarioContext): Promise<ScenarioResult> {
-  const total = context.size === 'real' ? 15_000 : 40;
   const devicesPerUser = context.size === 'real' ? 100 : 10;
+  // Whole users of `devicesPerUser` devices each.
+  const total = Math.ceil((context.clients ?? (context.size === 'real' ? 15_000 : 40)) / devicesPerUser) * devicesPerUser;
   const holdMs = durationOf(context, 60_000, 3_000);
   const node = context.system.connectWsUrls[0]!;
   const pid = context.system.connectPids[0]!;
