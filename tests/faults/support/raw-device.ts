@@ -21,6 +21,7 @@ export class RawDevice {
   authenticated: connectV1.Authenticated | undefined;
   closed: { code: number; reason: string } | undefined;
   private readonly ping: NodeJS.Timeout;
+  private ended = false;
 
   private constructor(
     readonly auth: AuthClient,
@@ -74,7 +75,10 @@ export class RawDevice {
     return highest;
   }
 
+  /** Cuts the socket and ends the login's channel; once. */
   close(): void {
+    if (this.ended) return;
+    this.ended = true;
     clearInterval(this.ping);
     this.socket.terminate();
     this.auth.close();
