@@ -10,6 +10,9 @@ import { FILE_READY, FILE_REJECTED, type FileRow, type FileStore } from '../stor
 import { inspectImage, sniffType } from './file-inspection.js';
 import { checkUploadRequest, kindRules, type FileConfig, type KindRule, type KnownFileKind } from './file-limits.js';
 
+/** What file-type reads at most to recognise a format. */
+const SNIFF_BYTES = 4100;
+
 /** Same words whether the file does not exist or the caller may not see it. */
 export const FILE_NOT_FOUND = 'File not found, or you cannot see it.';
 
@@ -80,7 +83,10 @@ export class FileUploads {
     if (stored.size !== row.size_bytes) {
       return this.reject(row, `The upload has ${stored.size} bytes but ${row.size_bytes} were declared.`, 'UPLOAD_SIZE_MISMATCH');
     }
-    const bytes = await this.blobs.get(row.blob_key);
+    // Images are decoded whole (their size is capped by their kind's limit);
+    // other kinds only need the head that file-type reads to sniff a format.
+    const image = this.rules.get(row.kind as KnownFileKind)?.image ?? false;
+    const bytes = image ? await this.blobs.get(row.blob_key) : await this.blobs.readHead(row.blob_key, SNIFF_BYTES);
     if (!bytes) throw AppError.unavailable('The uploaded file could not be read right now; try again.');
     return this.finish(row, bytes);
   }

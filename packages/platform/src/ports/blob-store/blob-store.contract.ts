@@ -68,9 +68,21 @@ export function describeBlobStoreContract<S extends BlobStore>(
       assert.deepEqual(await store.stat(key), { key, size: 256, contentType: 'image/png' });
     }));
 
+    test('readHead returns only the first bytes, all of a shorter blob, nothing for an empty one', withAdapter(open, async (store) => {
+      const key = `files/${uniqueName('video')}.bin`;
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await store.put(key, bytes, 'application/octet-stream');
+      assert.deepEqual(await store.readHead(key, 10), bytes.subarray(0, 10));
+      assert.deepEqual(await store.readHead(key, 1000), bytes);
+      const empty = `files/${uniqueName('empty')}.bin`;
+      await store.put(empty, new Uint8Array(), 'application/octet-stream');
+      assert.deepEqual(await store.readHead(empty, 10), new Uint8Array());
+    }));
+
     test('a missing key reads as undefined', withAdapter(open, async (store) => {
       const key = `files/${uniqueName('none')}`;
       assert.equal(await store.get(key), undefined);
+      assert.equal(await store.readHead(key, 10), undefined);
       assert.equal(await store.stat(key), undefined);
     }));
 

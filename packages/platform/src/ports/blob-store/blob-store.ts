@@ -3,8 +3,9 @@
 //
 // Contract (every adapter passes blob-store.contract.ts):
 // - `put` stores bytes under a key with a content type; `get` returns them, or
-//   undefined for a missing key; `stat` returns size and type without the bytes;
-//   `delete` is idempotent.
+//   undefined for a missing key; `readHead` returns only the first bytes (all of
+//   a shorter blob), for sniffing a type without loading a large file; `stat`
+//   returns size and type without the bytes; `delete` is idempotent.
 // - `presignUpload` returns a URL that accepts one HTTP PUT of exactly
 //   `contentLength` bytes of `contentType` to that key until `expiresInSeconds`
 //   have passed. `presignDownload` returns a URL that serves the object by GET
@@ -29,6 +30,7 @@ export interface PresignedUpload {
 export interface BlobStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  readHead(key: string, maxBytes: number): Promise<Uint8Array | undefined>;
   stat(key: string): Promise<BlobInfo | undefined>;
   delete(key: string): Promise<void>;
   presignUpload(key: string, options: { contentType: string; contentLength: number; expiresInSeconds: number }): Promise<PresignedUpload>;

@@ -134,6 +134,19 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
+  async readHead(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    const opened = await this.open(key);
+    if (!opened) return undefined;
+    try {
+      const wanted = Math.max(0, Math.min(maxBytes, opened.info.size));
+      const buffer = Buffer.alloc(wanted);
+      const { bytesRead } = await opened.handle.read(buffer, 0, wanted, 0);
+      return new Uint8Array(buffer.subarray(0, bytesRead));
+    } finally {
+      await opened.handle.close();
+    }
+  }
+
   /** Opens the blob for streaming; the caller closes `handle`. Undefined when missing. */
   async open(key: string): Promise<OpenedBlob | undefined> {
     assertBlobKey(key);

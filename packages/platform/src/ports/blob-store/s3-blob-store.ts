@@ -111,6 +111,21 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
+  async readHead(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    // The size first: a range of an empty object is "not satisfiable" (and some
+    // S3 doubles drop the connection instead), and a missing key needs no range.
+    const info = await this.stat(key);
+    if (!info) return undefined;
+    const length = Math.min(Math.max(0, maxBytes), info.size);
+    if (length === 0) return new Uint8Array();
+    return this.call(async () => {
+      const stream = await this.client.getPartialObject(this.bucket, key, 0, length);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return new Uint8Array(Buffer.concat(chunks));
+    });
+  }
+
   async stat(key: string): Promise<BlobInfo | undefined> {
     assertBlobKey(key);
     return this.call(async () => {
