@@ -47,7 +47,28 @@ describe('core restart', () => {
     );
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['conversation_members', 'conversations', 'device_cursors', 'messages', 'migrations', 'outbox', 'outbox_dead'],
+      [
+        'blocks',
+        'conversation_members',
+        'conversation_pins',
+        'conversations',
+        'device_cursors',
+        'files',
+        'friend_requests',
+        'friendships',
+        'group_join_requests',
+        'group_members',
+        'groups',
+        'message_edits',
+        'message_files',
+        'message_hides',
+        'message_reactions',
+        'messages',
+        'migrations',
+        'outbox',
+        'outbox_dead',
+        'user_profiles',
+      ],
     );
     const applied = await h.count('migrations');
     assert.equal(applied, coreMigrations.length, 'every migration recorded');
