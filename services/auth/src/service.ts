@@ -117,9 +117,14 @@ export function userDirectoryService(directory: UserDirectory): internalV1.UserD
       return { users: await directory.lookup(request.userIds) };
     },
     async findUser(request) {
-      // Only usernames today; phone numbers join once auth stores them behind a blind index.
-      if (request.key?.$case !== 'username') return { user: undefined };
-      return { user: await directory.findByUsername(request.key.value) };
+      switch (request.key?.$case) {
+        case 'username':
+          return { user: await directory.findByUsername(request.key.value) };
+        case 'phoneNumber':
+          return { user: await directory.findByPhoneNumber(request.key.value) };
+        default:
+          return { user: undefined };
+      }
     },
   };
 }

@@ -215,7 +215,10 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
     grpc.add(adminV1.ServiceTokenServiceDefinition, serviceTokenService(serviceAccounts));
     grpc.add(internalV1.SessionStatusServiceDefinition, sessionStatusService(sessions));
     grpc.add(internalV1.KeyServiceDefinition, keyService(keys));
-    grpc.add(internalV1.UserDirectoryServiceDefinition, userDirectoryService(new UserDirectory(accounts)));
+    grpc.add(
+      internalV1.UserDirectoryServiceDefinition,
+      userDirectoryService(new UserDirectory(accounts, protection && { contacts: new ContactStore(db), sealing: new ContactSealing(protection) })),
+    );
     const grpcPort = await grpc.listen(config.AUTH_HOST, config.AUTH_GRPC_PORT);
 
     const readiness = [{ name: 'database', check: async () => void (await db.query('SELECT 1')) }];

@@ -77,6 +77,15 @@ describe('SMS codes and phone accounts', () => {
     assert.ok(session.tokens?.accessToken);
   });
 
+  test('other services find a user by phone number (internal FindUser), through the blind index', async () => {
+    const phone = freshPhone();
+    const { userId } = await registerPhone(phone, 'findable');
+    const found = await running.directory.findUser({ key: { $case: 'phoneNumber', value: phone.replace('+49151', '+49 (151) ') } });
+    assert.deepEqual(found.user, { userId, username: 'findable', displayName: 'findable' });
+    assert.equal((await running.directory.findUser({ key: { $case: 'phoneNumber', value: freshPhone() } })).user, undefined, 'unknown number');
+    assert.equal((await running.directory.findUser({ key: { $case: 'phoneNumber', value: 'not a number' } })).user, undefined, 'malformed');
+  });
+
   test('without a username the account gets a generated one', async () => {
     const registered = await registerPhone(freshPhone());
     assert.match(registered.username, /^user-[a-z2-9]{10}$/);
