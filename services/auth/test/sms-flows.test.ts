@@ -173,6 +173,24 @@ describe('SMS codes and phone accounts', () => {
     assert.ok(session.tokens?.accessToken);
   });
 
+  test('a password reset with a wrong code and one for an unknown number answer alike, and change nothing', async () => {
+    const phone = freshPhone();
+    const { username } = await registerPhone(phone);
+    const code = await codeFor(phone, RESET);
+    const wrong = code === '000000' ? '111111' : '000000';
+    const attempt = async (phoneNumber: string, guess: string) =>
+      failureOf(
+        running.auth.resetPasswordWithSmsCode({ phoneNumber, code: guess, deviceId: 'd', newPassword: await loginSecret(running.auth, 'd', 'an attacker passphrase') }),
+      );
+    const before = await counts();
+    const wrongCode = await attempt(phone, wrong);
+    const unknownNumber = await attempt(freshPhone(), code);
+    assert.equal(wrongCode.code, Status.UNAUTHENTICATED);
+    assert.deepEqual(unknownNumber, wrongCode);
+    assert.deepEqual(await counts(), before, 'no password was set');
+    assert.equal((await failureOf(login(running.auth, username, 'an attacker passphrase'))).code, Status.UNAUTHENTICATED);
+  });
+
   test('bad input is INVALID_ARGUMENT naming the field, and stores and sends nothing', async () => {
     const before = await counts();
     const sent = inbox.received.length;

@@ -1,5 +1,7 @@
 // Accounts in the auth schema: users with their credentials. The only code that
-// reads or writes the users and credentials tables.
+// reads or writes the credentials table, and the users table too, except that
+// contact-store.ts creates the users row of an account registered by phone
+// (in the same transaction as its sealed number).
 import type { DataSource } from 'typeorm';
 import { inTransaction, withConnection } from './sql.js';
 
