@@ -17,7 +17,10 @@ import {
   image,
   location,
   messageRows,
-  readyFile,
+  readyFiles,
+  DOCUMENT_FILE_ID,
+  THUMBNAIL_FILE_ID,
+  VOICE_FILE_ID,
   reply,
   video,
   voice,
@@ -36,7 +39,7 @@ describe('message kinds', () => {
     bob = h.messagesAs(h.bob, 'bob-phone');
     carol = h.messagesAs(h.carol, 'carol-phone');
     aliceAndBob = (await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('hi') })).conversationId;
-    await readyFile(h, h.alice);
+    await readyFiles(h, h.alice);
   });
   after(async () => {
     await h.close();
@@ -65,7 +68,7 @@ describe('message kinds', () => {
       assert.deepEqual(pulled.content, content, `${content.body!.$case} round-trips`);
     }
     // Ids and media types are normalised to lowercase; an empty file type becomes octet-stream.
-    const shouty = await sendAndPull(file({ fileId: FILE_ID.toUpperCase(), mimeType: '', name: '  notes.txt ' }));
+    const shouty = await sendAndPull(file({ fileId: DOCUMENT_FILE_ID.toUpperCase(), mimeType: '', name: '  notes.txt ' }));
     assert.deepEqual(shouty.content, file({ mimeType: 'application/octet-stream', name: 'notes.txt' }));
     const kinds = await h.query<{ kind: number }>('SELECT DISTINCT kind FROM core.messages WHERE conversation_id = $1 ORDER BY kind', [aliceAndBob]);
     assert.deepEqual(
@@ -91,6 +94,25 @@ describe('message kinds', () => {
     await refused(file({ name: '../../etc/passwd' }), /without control characters, '\/' or '\\'/);
     await refused(file({ name: 'a\u0000b' }), /name of a file/);
     await refused(file({ mimeType: 'not a type' }), /mime_type of a file must be a media type/);
+  });
+
+  test('media content must describe its upload truthfully: kind, sniffed type, size and dimensions', async () => {
+    await refused(image({ fileId: VOICE_FILE_ID }), /The image names an upload of another kind/);
+    await refused(image({ mimeType: 'image/jpeg' }), /The image is image\/png, not image\/jpeg/);
+    await refused(image({ sizeBytes: 99 }), /The image is 123456 bytes, not 99/);
+    await refused(image({ width: 801 }), /The image is 800x600 pixels, not 801x600/);
+    await refused(image({ thumbnail: { fileId: DOCUMENT_FILE_ID, width: 10, height: 10 } }), /The thumbnail names an upload of another kind/);
+    await refused(voice({ fileId: FILE_ID, mimeType: 'audio/aac' }), /The voice clip names an upload of another kind/);
+    await refused(video({ thumbnail: { fileId: THUMBNAIL_FILE_ID, width: 100, height: 100 } }), /The thumbnail is 320x180 pixels/);
+    await refused(file({ sizeBytes: 1 }), /The file is 2048 bytes, not 1/);
+    // Alice's upload, never sent where Carol can see it, is not Carol's to use (and her new chat is not created).
+    const before = await messageRows(h);
+    await expectStatus(
+      carol.sendMessage({ target: toUser(h.alice), clientMsgId: randomUUID(), content: image() }),
+      Status.FAILED_PRECONDITION,
+      /is not a completed upload you can use/,
+    );
+    assert.deepEqual(await messageRows(h), before);
   });
 
   test('invalid location and custom content is refused and stores nothing', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Status } from 'nice-grpc';
 import { CoreHarness, inConversation, text, toUser, type MessageClient } from './support/core-harness.js';
-import { expectStatus, file, readyFile } from './support/message-fixtures.js';
+import { expectStatus, file, readyFiles } from './support/message-fixtures.js';
 
 describe('message search', () => {
   let h: CoreHarness;
@@ -43,7 +43,7 @@ describe('message search', () => {
 
   test('words match case-insensitively, by full-text and by substring; file names are searchable', async () => {
     await say(alice, aliceAndBob, 'The Quarterly REPORT is ready');
-    await readyFile(h, h.alice);
+    await readyFiles(h, h.alice);
     await alice.sendMessage({ target: inConversation(aliceAndBob), clientMsgId: randomUUID(), content: file({ name: 'quarterly-numbers.xlsx' }) });
     assert.deepEqual(await found(bob, 'quarterly report'), ['The Quarterly REPORT is ready']);
     assert.deepEqual(await found(bob, 'QUARTER'), ['file', 'The Quarterly REPORT is ready'], 'newest first');

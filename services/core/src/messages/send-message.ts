@@ -11,6 +11,7 @@ import type { UserDirectory } from '../upstream/user-directory.js';
 import { kindOf, isPersonKind, searchTextOf } from './content-kind.js';
 import { checkContent } from './content-rules.js';
 import { directConversationId } from './direct-conversation.js';
+import { checkMediaFiles } from './media-file-check.js';
 import { checkClientMsgId, checkConversationId, userIdFrom } from './message-rules.js';
 import type { SendAttempt, SendPolicy } from './send-policy.js';
 import { crashPoint } from '../faults/crash-point.js';
@@ -74,6 +75,7 @@ export class MessageSender {
       check: async (tx) => {
         for (const policy of this.policies) await policy.check(tx, attempt);
         await checkFileReferences(tx, caller.userId, fileIds);
+        await checkMediaFiles(tx, content);
       },
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };

@@ -51,20 +51,46 @@ export async function groupConversation(h: CoreHarness, members: readonly string
   return id;
 }
 
+/** Uploads the content builders below reference (readyFiles records them). */
 export const FILE_ID = '0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e0f';
+export const VOICE_FILE_ID = '0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e01';
+export const VIDEO_FILE_ID = '0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e02';
+export const THUMBNAIL_FILE_ID = '0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e03';
+export const DOCUMENT_FILE_ID = '0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e04';
+
+interface UploadFacts {
+  id: string;
+  /** im.file.v1.FileKind: 1 image, 2 voice, 3 video, 4 file. */
+  kind: number;
+  contentType: string;
+  sizeBytes: number;
+  width?: number;
+  height?: number;
+}
+
+const UPLOADS: readonly UploadFacts[] = [
+  { id: FILE_ID, kind: 1, contentType: 'image/png', sizeBytes: 123_456, width: 800, height: 600 },
+  { id: VOICE_FILE_ID, kind: 2, contentType: 'audio/aac', sizeBytes: 40_000 },
+  { id: VIDEO_FILE_ID, kind: 3, contentType: 'video/mp4', sizeBytes: 5_000_000 },
+  { id: THUMBNAIL_FILE_ID, kind: 1, contentType: 'image/jpeg', sizeBytes: 9_000, width: 320, height: 180 },
+  { id: DOCUMENT_FILE_ID, kind: 4, contentType: 'application/pdf', sizeBytes: 2048 },
+];
 
 /**
- * Records `fileId` as a finished upload of `ownerId`, as CompleteUpload would,
- * so messages may reference it (the send path refuses files that are not).
- * Written in SQL: these tests are about message content, not uploads.
+ * Records the uploads the builders below reference as finished uploads of
+ * `ownerId`, with the facts CompleteUpload would have found (kind, sniffed type,
+ * size, dimensions), so messages may reference them. Written in SQL: these
+ * tests are about message content, not uploads.
  */
-export async function readyFile(h: CoreHarness, ownerId: string, fileId = FILE_ID): Promise<string> {
-  await h.query(
-    `INSERT INTO core.files (id, owner_id, kind, state, name, size_bytes, declared_type, content_type, blob_key, upload_expires_at, completed_at)
-     VALUES ($1, $2, 1, 2, 'test-file', 1, 'application/octet-stream', 'application/octet-stream', $3, now(), now())`,
-    [fileId, ownerId, `test/${fileId}`],
-  );
-  return fileId;
+export async function readyFiles(h: CoreHarness, ownerId: string): Promise<void> {
+  for (const upload of UPLOADS) {
+    await h.query(
+      `INSERT INTO core.files (id, owner_id, kind, state, name, size_bytes, declared_type, content_type, blob_key, width, height,
+                               upload_expires_at, completed_at)
+       VALUES ($1, $2, $3, 2, 'test-file', $4, $5, $5, $6, $7, $8, now(), now())`,
+      [upload.id, ownerId, upload.kind, upload.sizeBytes, upload.contentType, `test/${upload.id}`, upload.width ?? 0, upload.height ?? 0],
+    );
+  }
 }
 
 export function image(overrides: Partial<messageV1.ImageContent> = {}): messageV1.MessageContent {
@@ -77,7 +103,7 @@ export function image(overrides: Partial<messageV1.ImageContent> = {}): messageV
 }
 
 export function voice(overrides: Partial<messageV1.VoiceContent> = {}): messageV1.MessageContent {
-  return { body: { $case: 'voice', value: { fileId: FILE_ID, sizeBytes: 40_000, durationMs: 5_000, mimeType: 'audio/aac', ...overrides } } };
+  return { body: { $case: 'voice', value: { fileId: VOICE_FILE_ID, sizeBytes: 40_000, durationMs: 5_000, mimeType: 'audio/aac', ...overrides } } };
 }
 
 export function video(overrides: Partial<messageV1.VideoContent> = {}): messageV1.MessageContent {
@@ -85,13 +111,13 @@ export function video(overrides: Partial<messageV1.VideoContent> = {}): messageV
     body: {
       $case: 'video',
       value: {
-        fileId: FILE_ID,
+        fileId: VIDEO_FILE_ID,
         sizeBytes: 5_000_000,
         mimeType: 'video/mp4',
         width: 1280,
         height: 720,
         durationMs: 30_000,
-        thumbnail: { fileId: FILE_ID, width: 320, height: 180 },
+        thumbnail: { fileId: THUMBNAIL_FILE_ID, width: 320, height: 180 },
         ...overrides,
       },
     },
@@ -99,7 +125,7 @@ export function video(overrides: Partial<messageV1.VideoContent> = {}): messageV
 }
 
 export function file(overrides: Partial<messageV1.FileContent> = {}): messageV1.MessageContent {
-  return { body: { $case: 'file', value: { fileId: FILE_ID, name: 'report.pdf', sizeBytes: 2048, mimeType: 'application/pdf', ...overrides } } };
+  return { body: { $case: 'file', value: { fileId: DOCUMENT_FILE_ID, name: 'report.pdf', sizeBytes: 2048, mimeType: 'application/pdf', ...overrides } } };
 }
 
 export function location(overrides: Partial<messageV1.LocationContent> = {}): messageV1.MessageContent {
