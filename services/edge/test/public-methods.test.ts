@@ -46,7 +46,7 @@ describe('AuthService methods at the edge without an access token', () => {
   }
 
   test('the calls that obtain a token get through; the others are UNAUTHENTICATED at the edge', async () => {
-    const all = Object.values(authV1.AuthServiceDefinition.methods).map((method) => method.name);
+    const all: string[] = Object.values(authV1.AuthServiceDefinition.methods).map((method) => method.name);
     for (const name of OPEN) assert.ok(all.includes(name), `AuthService has no ${name}`);
     for (const method of all) {
       const status = await statusOf(method);
