@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createChannel, createClient, Status } from 'nice-grpc';
 import { internalV1 } from '@im-mesh/contracts';
+import { MAX_TYPING_AUDIENCE } from '../src/messages/typing-relay.js';
 import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
-import { expectStatus, messageRows } from './support/message-fixtures.js';
+import { expectStatus, groupConversation, messageRows } from './support/message-fixtures.js';
 
 describe('typing indicators', () => {
   let h: CoreHarness;
@@ -47,6 +48,16 @@ describe('typing indicators', () => {
     ]);
     assert.deepEqual(typingFramesFor(h.alice, 'alice-laptop'), [], 'the typist does not see herself typing');
     assert.deepEqual(await messageRows(h), before, 'typing is not stored');
+  });
+
+  test(`a crowd of ${MAX_TYPING_AUDIENCE} or more other members gets no typing indicators`, async () => {
+    await h.online(h.bob, 'bob-phone');
+    await h.online(h.bob, 'bob-laptop');
+    const crowd = Array.from({ length: MAX_TYPING_AUDIENCE - 1 }, () => randomUUID());
+    const big = await groupConversation(h, [h.alice, h.bob, ...crowd]);
+    const small = await groupConversation(h, [h.alice, h.bob, ...crowd.slice(1)]);
+    assert.equal((await relay.relayTyping({ userId: h.alice, deviceId: 'alice-phone', conversationId: big, typing: true })).devices, 0);
+    assert.equal((await relay.relayTyping({ userId: h.alice, deviceId: 'alice-phone', conversationId: small, typing: true })).devices, 2, "bob's two devices");
   });
 
   test('someone outside the conversation cannot send typing into it; bad ids are refused', async () => {

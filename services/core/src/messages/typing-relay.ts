@@ -1,7 +1,8 @@
 // RelayTyping (im.internal.v1.TypingService): a connect node hands over a
 // TypingUpdate it received; core checks the sender is a current member of the
 // conversation and pushes a TypingIndicator to the other members' live devices
-// (never to the typist's own devices). Nothing is stored and nothing goes
+// (never to the typist's own devices), in conversations of up to
+// MAX_TYPING_AUDIENCE members. Nothing is stored and nothing goes
 // through the outbox: a lost indicator only means a typing hint is not shown,
 // and the next update (clients repeat them every few seconds) shows it.
 import { AppError, isUuid, uuidv7 } from '@im-mesh/platform';
@@ -10,6 +11,13 @@ import type { Pusher } from '../push/pusher.js';
 import type { ConversationStore } from '../storage/conversation-store.js';
 import { checkConversationId, isIdText, MAX_DEVICE_ID_LENGTH } from './message-rules.js';
 import { CONVERSATION_NOT_FOUND } from './send-message.js';
+
+/**
+ * Conversations with more current members than this get no typing indicators:
+ * in a crowd "someone is typing" says nothing, and each update would cost a
+ * presence lookup of every member.
+ */
+export const MAX_TYPING_AUDIENCE = 200;
 
 export class TypingRelay {
   constructor(
@@ -26,7 +34,7 @@ export class TypingRelay {
     const members = await this.conversations.currentMembers(request.conversationId);
     if (!members.includes(userId)) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
     const others = members.filter((id) => id !== userId);
-    if (others.length === 0) return { devices: 0 };
+    if (others.length === 0 || others.length >= MAX_TYPING_AUDIENCE) return { devices: 0 };
     const routes = [...(await this.pusher.routesOf(others)).values()].flat();
     if (routes.length === 0) return { devices: 0 };
     const frame: connectV1.ServerFrame = {
