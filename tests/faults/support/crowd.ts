@@ -90,7 +90,8 @@ export class Crowd {
           edgeUrl: options.edgeUrl,
           users,
           devicesPerUser: options.devicesPerUser,
-          parallelLogins: 4,
+          // About 16 logins in flight in all: enough to keep auth's argon2 threads busy, not more.
+          parallelLogins: Math.ceil(16 / options.processes),
           parallelConnects: 25,
           reconnect: options.reconnect,
         });
