@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing
 import { loadAuthConfig } from '../src/config.js';
 import { rotateAuthKey } from '../src/keys/key-rotation.js';
 import { SecretSealer, UnsealError } from '../src/keys/secret-sealer.js';
-import { bearer, login, queryDb, register, startAuth } from './auth-harness.js';
+import { bearer, login, loginSecret, queryDb, register, startAuth } from './auth-harness.js';
 import { sessionClient } from './session-clients.js';
 
 const PASSWORD = 'keys stay secret';
@@ -120,6 +120,26 @@ describe('key rotation without logging anyone out', () => {
 
   after(async () => {
     await db?.drop();
+  });
+
+  test('after a login-key rotation, a secret encrypted to the old key still logs in; GetLoginKey hands out the new one', async () => {
+    const overrides = { AUTH_KEY_ENCRYPTION_KEYS: kek, AUTH_KEY_RELOAD_INTERVAL_MS: '200' };
+    const running = await startAuth(db.url, overrides);
+    try {
+      await register(running.auth, 'cached-key', PASSWORD);
+      // The client fetched the key and nonce just before the rotation...
+      const secret = await loginSecret(running.auth, 'phone', PASSWORD);
+      const logger = createLogger({ service: 'rotate-test', level: 'silent' });
+      const newKid = await rotateAuthKey(loadAuthConfig(overrides), db.url, 'login', logger);
+      assert.notEqual(newKid, secret.kid);
+      await sleep(600); // the running instance rereads its keys every 200 ms
+      assert.equal((await running.auth.getLoginKey({ deviceId: 'phone' })).kid, newKid);
+      // ...and logs in after it.
+      const session = await running.auth.login({ username: 'cached-key', password: secret, deviceId: 'phone', devicePlatform: 'web' });
+      assert.ok(session.tokens?.accessToken);
+    } finally {
+      await running.close();
+    }
   });
 
   test('after a signing-key rotation, tokens of the old key still work, new ones carry the new kid, refresh goes on', async () => {

@@ -79,8 +79,10 @@ export class LoginChallenge {
    */
   async open(secret: EncryptedSecret | undefined, deviceId: string): Promise<OpenedSecret> {
     if (!secret || secret.ciphertext.length === 0) return { ok: false, rejection: 'missing' };
-    const loginKey = this.options.keys.loginKey;
-    if (secret.kid !== loginKey.kid) return { ok: false, rejection: 'unknown_kid' };
+    // The current key, or one retired by a rotation less than the grace period
+    // ago: a client that fetched the key just before the rotation still logs in.
+    const loginKey = this.options.keys.loginKeyFor(secret.kid);
+    if (!loginKey) return { ok: false, rejection: 'unknown_kid' };
 
     let plaintext: Buffer;
     try {
