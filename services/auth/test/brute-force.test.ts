@@ -1,7 +1,8 @@
 // Brute force against login with the default limits (10 tries per account and
-// address per 15 min, 100 per account per hour from unknown addresses, 100 per
-// address per hour): refusals are RESOURCE_EXHAUSTED with a retry hint, spend
-// no argon2 time, and never lock the owner out. Client addresses are set the way
+// address per 15 min, 100 per account per hour from unknown addresses, 100
+// failures per address per hour): refusals are RESOURCE_EXHAUSTED with a retry
+// hint, spend no argon2 time, and never lock the owner out; successful logins
+// are never slowed down. Client addresses are set the way
 // the edge forwards them (X-Forwarded-For from a trusted loopback proxy).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -104,13 +105,17 @@ describe('brute force', () => {
     assert.ok(fresh.retryAfterMs! > 0 && fresh.retryAfterMs! <= 60_000, `a short wait, not a lockout (${fresh.retryAfterMs} ms)`);
   });
 
-  test('one try each for 1,000 accounts from one address: 100 are checked, the rest refused; other addresses are unaffected', async () => {
+  test('one try each for 1,000 accounts from one address: about 100 are checked (at most 12 more, the calls in flight), the rest refused; other addresses are unaffected', async () => {
     const unknownBefore = await metric('unknown_user');
     const results = await inParallel(1000, (i) => attempt(`account-${i}`, 'spray password 1', '203.0.113.99'));
     const counts = tally(results);
     console.log(`1,000 accounts from one address: ${JSON.stringify(counts)}`);
-    assert.deepEqual(counts, { UNAUTHENTICATED: 100, RESOURCE_EXHAUSTED: 900 });
-    assert.equal((await metric('unknown_user')) - unknownBefore, 100);
+    // The address limit counts failures, known only after each check; the 12
+    // calls in flight when the 100th failure lands may still be checked.
+    const checked = counts.UNAUTHENTICATED ?? 0;
+    assert.ok(checked >= 100 && checked <= 112, `${checked} accounts were checked`);
+    assert.equal(checked + (counts.RESOURCE_EXHAUSTED ?? 0), 1000);
+    assert.equal((await metric('unknown_user')) - unknownBefore, checked);
     assert.equal((await attempt('victim', OWNER_PASSWORD, '198.51.100.10', 'owner-laptop')).code, Status.OK);
   });
 
@@ -130,6 +135,27 @@ describe('brute force', () => {
       assert.deepEqual(codes, [16, 16, 16, 8, 8], 'rotating the header did not give fresh budgets');
     } finally {
       await strict.close();
+    }
+  });
+
+  test('successful logins are never throttled: one account on 30 devices and 10 accounts behind one address', async () => {
+    const office = await startAuth(db.url, { AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: '3/3600', AUTH_LOGIN_LIMIT_PER_ADDRESS: '3/3600', AUTH_LOGIN_LIMIT_PER_ACCOUNT: '3/3600' });
+    try {
+      const login = async (username: string, device: string) => {
+        const secret = await loginSecret(office.auth, device, OWNER_PASSWORD);
+        return office.auth
+          .login({ username, password: secret, deviceId: device, devicePlatform: '' }, { metadata: Metadata({ 'x-forwarded-for': '198.51.100.77' }) })
+          .then(() => Status.OK, (error: ClientError) => error.code);
+      };
+      const devices = [];
+      for (let i = 0; i < 30; i += 1) devices.push(await login('victim', `kiosk-${i}`));
+      assert.deepEqual(tally(devices.map((code) => ({ code }))), { OK: 30 });
+      for (let i = 0; i < 10; i += 1) await register(office.auth, `colleague-${i}`, OWNER_PASSWORD);
+      const colleagues = [];
+      for (let i = 0; i < 10; i += 1) colleagues.push(await login(`colleague-${i}`, 'desk'));
+      assert.deepEqual(tally(colleagues.map((code) => ({ code }))), { OK: 10 });
+    } finally {
+      await office.close();
     }
   });
 });

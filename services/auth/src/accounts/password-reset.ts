@@ -55,11 +55,14 @@ export class PasswordReset {
     // Length and common-password rules need no account; the username rule is checked below.
     checkNewPassword(secret.password, '');
 
-    if (!(await this.deps.codes.verify(phone, 'reset_password', request.code))) throw failed();
-    const owner = await this.deps.contacts.findOwner('phone', index);
-    if (!owner || owner.disabled) throw failed();
-    const [user] = await this.deps.accounts.findActiveUsers([owner.userId]);
-    if (!user) throw failed();
+    const { owner, user } = await this.deps.throttle.counting(request.clientAddress, async () => {
+      if (!(await this.deps.codes.verify(phone, 'reset_password', request.code))) throw failed();
+      const found = await this.deps.contacts.findOwner('phone', index);
+      if (!found || found.disabled) throw failed();
+      const [summary] = await this.deps.accounts.findActiveUsers([found.userId]);
+      if (!summary) throw failed();
+      return { owner: found, user: summary };
+    });
     checkNewPassword(secret.password, user.username);
 
     await this.deps.accounts.setPasswordHash(owner.userId, await this.deps.hasher.hash(secret.password, request.signal));

@@ -61,7 +61,7 @@ export class PhoneRegistration {
     // Checked now, so a bad display name does not spend the code; a generated
     // username stands in when none was chosen.
     checkDisplayName(request.displayName, chosen ?? 'user');
-    await this.deps.throttle.admitAddress(request.clientAddress);
+    await this.deps.throttle.admitRegistration(request.clientAddress);
     if (chosen !== undefined && (await this.deps.accounts.usernameTaken(chosen))) throw usernameTaken(chosen);
 
     if (!(await this.deps.codes.verify(phone, 'register', request.code))) {

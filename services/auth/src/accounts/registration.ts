@@ -48,7 +48,7 @@ export class Registration {
     const username = checkUsername(request.username);
     const displayName = checkDisplayName(request.displayName, username);
     const deviceId = checkDeviceId(request.deviceId);
-    await this.deps.throttle.admitAddress(request.clientAddress);
+    await this.deps.throttle.admitRegistration(request.clientAddress);
 
     const secret = await this.deps.challenge.open(request.password, deviceId);
     if (!secret.ok) {

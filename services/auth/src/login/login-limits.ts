@@ -4,11 +4,13 @@
 // seconds/attempts, and the refusal carries the wait (RESOURCE_EXHAUSTED with a
 // retry hint) instead of a lockout.
 //
-// Why three limits: the (account, client address) pair is strict, so one
-// address cannot grind one account; the account alone is loose, and does not
-// apply to an address that logged in to that account successfully before, so
-// an attacker spreading tries over many addresses cannot lock the owner out;
-// the address alone bounds one client trying many accounts (password spraying).
+// Why these limits (login-throttle.ts says how each is counted): the (account,
+// client address) pair is strict, so one address cannot grind one account; the
+// account alone is loose, and does not apply to an address that logged in to
+// that account successfully before, so an attacker spreading tries over many
+// addresses cannot lock the owner out; the address alone counts failures and
+// bounds one client trying many accounts (password spraying); registrations
+// per address cap account-creation floods.
 import { ConfigError, type RateLimit } from '@im-mesh/platform';
 import { z } from 'zod';
 
@@ -30,8 +32,10 @@ export const loginLimitsConfigShape = {
   AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: rateSetting('10/900'),
   /** Logins of one account from addresses that never logged in to it: loose, and never blocks known addresses. */
   AUTH_LOGIN_LIMIT_PER_ACCOUNT: rateSetting('100/3600'),
-  /** Logins and registrations from one client address, whatever the account. */
+  /** Failed logins from one client address, whatever the account (successful ones are not counted). */
   AUTH_LOGIN_LIMIT_PER_ADDRESS: rateSetting('100/3600'),
+  /** Registrations (password or phone) from one client address. */
+  AUTH_REGISTER_LIMIT_PER_ADDRESS: rateSetting('5000/3600'),
   /**
    * Comma-separated CIDRs of proxies (the edge, Envoy, a load balancer) whose
    * X-Forwarded-For is believed. Loopback by default, which is where the embedded edge calls from;
@@ -44,12 +48,14 @@ export interface LoginLimitsConfig {
   AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: string;
   AUTH_LOGIN_LIMIT_PER_ACCOUNT: string;
   AUTH_LOGIN_LIMIT_PER_ADDRESS: string;
+  AUTH_REGISTER_LIMIT_PER_ADDRESS: string;
 }
 
 export interface LoginLimits {
   perAccountAndAddress: RateLimit;
   perAccount: RateLimit;
   perAddress: RateLimit;
+  registrationsPerAddress: RateLimit;
 }
 
 /** "10/900" -> a bucket of 10 refilling 10 per 900 s. */
@@ -65,5 +71,6 @@ export function loginLimitsFrom(config: LoginLimitsConfig): LoginLimits {
     perAccountAndAddress: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS),
     perAccount: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ACCOUNT),
     perAddress: rateLimitOf(config.AUTH_LOGIN_LIMIT_PER_ADDRESS),
+    registrationsPerAddress: rateLimitOf(config.AUTH_REGISTER_LIMIT_PER_ADDRESS),
   };
 }

@@ -1,13 +1,24 @@
 // Brute-force protection for everything that checks a credential (password
-// login, SMS-code login, registration): token buckets per (account, address),
-// per account and per address, refusing with RESOURCE_EXHAUSTED and the wait
-// in the retry hint. No lockout: a bucket refills on its own, and the loose
-// per-account bucket is skipped for an address that logged in to the account
-// successfully in the last 30 days, so an attacker exhausting it from
-// elsewhere does not keep the owner out. The argon2 work a refused attempt
-// would have cost is never spent. Unknown and known accounts are throttled
-// alike (keys come from what the caller typed), so throttling reveals nothing.
-import { createHash } from 'node:crypto';
+// login, SMS-code login, password reset) and for registration. Token buckets,
+// refusing with RESOURCE_EXHAUSTED and the wait in the retry hint; no lockout,
+// since every bucket refills on its own. Keys come from what the caller typed,
+// so unknown and known accounts are throttled alike and throttling reveals
+// nothing. A refused attempt costs no argon2 time.
+//
+// - (account, address), strict: every attempt spends a token before the
+//   credential is checked, so concurrent guesses cannot overshoot it. A
+//   successful login starts a fresh bucket for that pair (its key carries a
+//   generation that success renews), so an owner logging in often, or one
+//   account on hundreds of devices, is never slowed down.
+// - account, loose: spent by attempts from addresses that have not logged in
+//   to the account in the last 30 days, so an attacker spreading guesses over
+//   many addresses exhausts it without locking the owner out.
+// - address, for password spraying: counts failures only (checked before, spent
+//   after), so an office behind one NAT address, or a test harness, logging in
+//   many users never meets it; concurrent calls may overshoot it by the number
+//   in flight, which the bounded argon2 queue caps.
+// - registration per address: every registration spends a token (a flood cap).
+import { createHash, randomBytes } from 'node:crypto';
 import { AppError, ErrorCode, type EphemeralStore, type RateLimit, type RateLimiter } from '@im-mesh/platform';
 import { Counter, type Registry } from 'prom-client';
 import type { LoginLimits } from './login-limits.js';
@@ -26,7 +37,7 @@ export interface LoginThrottleDeps {
   registry: Registry;
 }
 
-type LimitName = 'address' | 'account_address' | 'account';
+type LimitName = 'address' | 'account_address' | 'account' | 'registration';
 
 export class LoginThrottle {
   private readonly refused: Counter<'limit'>;
@@ -34,32 +45,56 @@ export class LoginThrottle {
   constructor(private readonly deps: LoginThrottleDeps) {
     this.refused = new Counter({
       name: 'auth_attempts_throttled_total',
-      help: 'Logins and registrations refused by a brute-force limit, by limit (address, account_address, account); a rising account count is a distributed attack on one account.',
+      help: 'Logins and registrations refused by a brute-force limit, by limit (address, account_address, account, registration); a rising account count is a distributed attack on one account.',
       labelNames: ['limit'],
       registers: [deps.registry],
     });
   }
 
   /**
-   * Spends one attempt of `account` ("username:alice", "phone:<index>") from
-   * `address`, or throws RESOURCE_EXHAUSTED saying how long to wait.
+   * Lets one attempt at `account` ("username:alice", "phone:<index>") from
+   * `address` go ahead, or throws RESOURCE_EXHAUSTED saying how long to wait.
+   * Follow it with `failed` or `succeeded`.
    */
   async admit(account: string, address: string): Promise<void> {
     const accountKey = digest(account);
-    await this.spend('address', `login:address:${address}`, this.deps.limits.perAddress);
-    await this.spend('account_address', `login:pair:${accountKey}:${address}`, this.deps.limits.perAccountAndAddress);
-    if ((await this.deps.markers.get(knownKey(accountKey, address))) !== undefined) return;
+    const generation = await this.deps.markers.get(knownKey(accountKey, address));
+    await this.check('address', failuresKey(address), this.deps.limits.perAddress);
+    await this.spend('account_address', `login:pair:${accountKey}:${address}:${generation ?? 'new'}`, this.deps.limits.perAccountAndAddress);
+    if (generation !== undefined) return;
     await this.spend('account', `login:account:${accountKey}`, this.deps.limits.perAccount);
   }
 
-  /** Spends one attempt of `address` alone (registration, asking for an SMS code). */
-  async admitAddress(address: string): Promise<void> {
-    await this.spend('address', `login:address:${address}`, this.deps.limits.perAddress);
+  /**
+   * Runs a credential check admitted by `admit`, counting it as a failure of
+   * `address` when it ends UNAUTHENTICATED (a wrong password or code).
+   */
+  async counting<T>(address: string, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (error instanceof AppError && error.code === ErrorCode.Unauthenticated) await this.failed(address);
+      throw error;
+    }
   }
 
-  /** Remembers that `address` logged in to `account`, exempting it from the loose per-account limit. */
+  /** Counts a failed attempt from `address` against the spraying limit. */
+  async failed(address: string): Promise<void> {
+    // Refused when the bucket is already empty: then there is nothing to take.
+    await this.deps.limiter.take(failuresKey(address), this.deps.limits.perAddress);
+  }
+
+  /**
+   * Remembers that `address` logged in to `account`: exempt from the loose
+   * per-account limit for 30 days, and a fresh (account, address) bucket.
+   */
   async succeeded(account: string, address: string): Promise<void> {
-    await this.deps.markers.put(knownKey(digest(account), address), '1', KNOWN_ADDRESS_TTL_SECONDS);
+    await this.deps.markers.put(knownKey(digest(account), address), randomBytes(9).toString('base64url'), KNOWN_ADDRESS_TTL_SECONDS);
+  }
+
+  /** Spends one registration of `address`, or throws RESOURCE_EXHAUSTED. */
+  async admitRegistration(address: string): Promise<void> {
+    await this.spend('registration', `register:address:${address}`, this.deps.limits.registrationsPerAddress);
   }
 
   private async spend(name: LimitName, key: string, limit: RateLimit): Promise<void> {
@@ -67,6 +102,14 @@ export class LoginThrottle {
     if (decision.allowed) return;
     this.refused.inc({ limit: name });
     throw throttled(decision.retryAfterMs);
+  }
+
+  /** Refuses when the bucket holds less than one token, without spending any (a take of cost 0). */
+  private async check(name: LimitName, key: string, limit: RateLimit): Promise<void> {
+    const decision = await this.deps.limiter.take(key, limit, 0);
+    if (decision.remaining >= 1) return;
+    this.refused.inc({ limit: name });
+    throw throttled(limit.refillPerSecond > 0 ? Math.ceil(1000 / limit.refillPerSecond) : Number.MAX_SAFE_INTEGER);
   }
 }
 
@@ -81,6 +124,10 @@ export function throttled(retryAfterMs: number): AppError {
 
 function knownKey(accountKey: string, address: string): string {
   return `login-known:${accountKey}:${address}`;
+}
+
+function failuresKey(address: string): string {
+  return `login:failures:${address}`;
 }
 
 /** Keys of bounded length that do not spell out usernames or phone indexes in Redis. */

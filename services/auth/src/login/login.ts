@@ -51,7 +51,10 @@ export class LoginFlow {
     // Keyed by what was typed, so unknown and known usernames are throttled alike.
     const account = `username:${request.username.toLowerCase()}`;
     await this.deps.throttle.admit(account, request.clientAddress);
+    return this.deps.throttle.counting(request.clientAddress, () => this.check(request, account, deviceId, devicePlatform));
+  }
 
+  private async check(request: LoginRequest, account: string, deviceId: string, devicePlatform: string): Promise<LoginResult> {
     const secret = await this.deps.challenge.open(request.password, deviceId);
     if (!secret.ok) {
       this.deps.logger.debug({ rejection: secret.rejection }, 'login secret refused');

@@ -41,9 +41,12 @@ export class SmsLogin {
     const account = `phone:${index.toString('base64url')}`;
     await this.deps.throttle.admit(account, request.clientAddress);
 
-    if (!(await this.deps.codes.verify(phone, 'login', request.code))) throw failed();
-    const owner = await this.deps.contacts.findOwner('phone', index);
-    if (!owner || owner.disabled) throw failed();
+    const owner = await this.deps.throttle.counting(request.clientAddress, async () => {
+      if (!(await this.deps.codes.verify(phone, 'login', request.code))) throw failed();
+      const found = await this.deps.contacts.findOwner('phone', index);
+      if (!found || found.disabled) throw failed();
+      return found;
+    });
 
     const session = await this.deps.sessions.open(owner.userId, deviceId, devicePlatform);
     await this.deps.throttle.succeeded(account, request.clientAddress);
