@@ -33,7 +33,7 @@ import type { UserDirectory, UserNames } from './upstream/user-directory.js';
 
 export type FilesAndSocialConfig = FileConfig &
   BlobStorageConfig &
-  PushNotifierConfig & { CORE_FRIEND_REQUEST_TTL_SECONDS: number; CORE_FRIEND_LIMIT: number };
+  PushNotifierConfig & { CORE_FRIEND_REQUEST_TTL_SECONDS: number; CORE_FRIEND_LIMIT: number; CORE_PHONE_SEARCH_DEFAULT: boolean };
 
 export interface FilesAndSocialOptions {
   config: FilesAndSocialConfig;
@@ -88,7 +88,7 @@ export async function openFilesAndSocial(options: FilesAndSocialOptions): Promis
   return {
     fileService: fileService(new FileUploads(files, blobs.store, config, logger.child({ component: 'files' }))),
     userService: userService({
-      profiles: new Profiles(social, files, options.directory),
+      profiles: new Profiles(social, files, options.directory, config.CORE_PHONE_SEARCH_DEFAULT),
       friends: new Friends(
         social,
         options.directory,

@@ -86,7 +86,7 @@ describe('Profiles, friends, blocks and privacy', () => {
     const me = await users.alice.getMe({});
     const username = `user-${h.alice.slice(0, 8)}`;
     assert.deepEqual(me.profile, { userId: h.alice, username, nickname: username, avatarFileId: '', signature: '' });
-    assert.deepEqual(me.privacy, { allowStrangerMessages: true });
+    assert.deepEqual(me.privacy, { allowStrangerMessages: true, findableByPhone: true });
 
     await users.alice.updateProfile({ nickname: '  Alice A.  ', signature: 'out hiking\nback monday' });
     const changed = await users.alice.updateProfile({ signature: undefined, nickname: undefined, avatarFileId: undefined });
@@ -97,6 +97,21 @@ describe('Profiles, friends, blocks and privacy', () => {
     assert.deepEqual((await users.bob.searchUsers({ query: { $case: 'username', value: username.toUpperCase() } })).profiles.map((p) => p.userId), [h.alice]);
     assert.deepEqual((await users.bob.searchUsers({ query: { $case: 'userId', value: h.alice } })).profiles.map((p) => p.nickname), ['Alice A.']);
     assert.deepEqual((await users.bob.searchUsers({ query: { $case: 'username', value: 'nobody-here' } })).profiles, []);
+  });
+
+  test('search by verified phone number finds a user until they turn it off; unknown numbers find nobody', async () => {
+    const phoneOwner = newUser();
+    h.auth.addPhone(phoneOwner.id, '+4915112345678');
+    const byPhone = (value: string) => users.bob.searchUsers({ query: { $case: 'phoneNumber', value } });
+    assert.deepEqual((await byPhone('+49 151 1234-5678')).profiles.map((p) => p.userId), [phoneOwner.id]);
+    assert.deepEqual((await byPhone('+4915100000000')).profiles, []);
+
+    const privacy = await phoneOwner.users.updatePrivacy({ findableByPhone: false });
+    assert.deepEqual(privacy.privacy, { allowStrangerMessages: true, findableByPhone: false });
+    assert.deepEqual((await byPhone('+4915112345678')).profiles, []);
+    // Still found by username: the setting is about the number only.
+    assert.equal((await users.bob.searchUsers({ query: { $case: 'userId', value: phoneOwner.id } })).profiles.length, 1);
+    await assert.rejects(byPhone('+49'.repeat(20)), failsWith(Status.INVALID_ARGUMENT, /phone_number/));
   });
 
   test('bad profile input is refused and changes nothing', async () => {
@@ -212,7 +227,7 @@ describe('Profiles, friends, blocks and privacy', () => {
 
     // Strangers refused, friends still welcome; the refused send stores nothing.
     await owner.users.updatePrivacy({ allowStrangerMessages: false });
-    assert.deepEqual((await owner.users.getMe({})).privacy, { allowStrangerMessages: false });
+    assert.deepEqual((await owner.users.getMe({})).privacy, { allowStrangerMessages: false, findableByPhone: true });
     let before = await socialState();
     await assert.rejects(send(stranger, owner.id), failsWith(Status.PERMISSION_DENIED, /friends only/));
     // Also through the conversation id of their existing direct conversation.

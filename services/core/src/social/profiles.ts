@@ -6,7 +6,7 @@ import type { userV1 } from '@im-mesh/contracts';
 import { FILE_READY, type FileStore } from '../storage/file-store.js';
 import type { ProfileRow, SocialStore } from '../storage/social-store.js';
 import type { UserIdentity, UserNames } from '../upstream/user-directory.js';
-import { checkNickname, checkSignature, checkUsernameQuery, MAX_USERS_PER_LOOKUP, userIdOf } from './social-rules.js';
+import { checkNickname, checkPhoneQuery, checkSignature, checkUsernameQuery, MAX_USERS_PER_LOOKUP, userIdOf } from './social-rules.js';
 
 /** im.file.v1.FileKind values a profile picture may be. */
 const AVATAR_KINDS = new Set([1, 5]);
@@ -16,12 +16,14 @@ export class Profiles {
     private readonly store: SocialStore,
     private readonly files: FileStore,
     private readonly names: UserNames,
+    /** Whether users who never chose are findable by phone (CORE_PHONE_SEARCH_DEFAULT). */
+    private readonly phoneSearchDefault: boolean,
   ) {}
 
   async getMe(caller: AccessTokenClaims): Promise<userV1.GetMeResponse> {
     const identity = await this.identityOf(caller.userId);
     const row = (await this.store.profiles([caller.userId])).get(caller.userId);
-    return { profile: profileOf(identity, row), privacy: privacyOf(row) };
+    return { profile: profileOf(identity, row), privacy: this.privacyOf(row) };
   }
 
   async updateProfile(caller: AccessTokenClaims, request: userV1.UpdateProfileRequest): Promise<userV1.UpdateProfileResponse> {
@@ -52,19 +54,34 @@ export class Profiles {
     const query = request.query;
     if (!query) throw AppError.invalidArgument('Say what to search for: user_id or username.', 'QUERY_MISSING');
     if (query.$case === 'userId') return { profiles: await this.profilesOf([userIdOf(query.value)]) };
-    const identity = await this.names.findByUsername(checkUsernameQuery(query.value));
+    const identity =
+      query.$case === 'username'
+        ? await this.names.findByUsername(checkUsernameQuery(query.value))
+        : await this.names.findByPhone(checkPhoneQuery(query.value));
     if (!identity) return { profiles: [] };
     const row = (await this.store.profiles([identity.userId])).get(identity.userId);
+    // A user who is not findable by phone is not found by it: the same empty answer as an unknown number.
+    if (query.$case === 'phoneNumber' && !this.privacyOf(row).findableByPhone) return { profiles: [] };
     return { profiles: [profileOf(identity, row)] };
   }
 
   async updatePrivacy(caller: AccessTokenClaims, request: userV1.UpdatePrivacyRequest): Promise<userV1.UpdatePrivacyResponse> {
-    if (request.allowStrangerMessages === undefined) {
+    if (request.allowStrangerMessages === undefined && request.findableByPhone === undefined) {
       const row = (await this.store.profiles([caller.userId])).get(caller.userId);
-      return { privacy: privacyOf(row) };
+      return { privacy: this.privacyOf(row) };
     }
-    const row = await this.store.setAllowStrangers(caller.userId, request.allowStrangerMessages);
-    return { privacy: privacyOf(row) };
+    const row = await this.store.setPrivacy(caller.userId, {
+      ...(request.allowStrangerMessages !== undefined && { allowStrangers: request.allowStrangerMessages }),
+      ...(request.findableByPhone !== undefined && { findableByPhone: request.findableByPhone }),
+    });
+    return { privacy: this.privacyOf(row) };
+  }
+
+  private privacyOf(row: ProfileRow | undefined): userV1.PrivacySettings {
+    return {
+      allowStrangerMessages: row?.allow_stranger_messages ?? true,
+      findableByPhone: row?.findable_by_phone ?? this.phoneSearchDefault,
+    };
   }
 
   private async profilesOf(ids: string[]): Promise<userV1.Profile[]> {
@@ -107,6 +124,3 @@ function profileOf(identity: UserIdentity, row: ProfileRow | undefined): userV1.
   };
 }
 
-function privacyOf(row: ProfileRow | undefined): userV1.PrivacySettings {
-  return { allowStrangerMessages: row?.allow_stranger_messages ?? true };
-}

@@ -8,6 +8,8 @@ export const socialConfigShape = {
   CORE_FRIEND_REQUEST_TTL_SECONDS: env.int(7 * 24 * 3600, 60, 365 * 24 * 3600),
   /** Most friends one user may have. */
   CORE_FRIEND_LIMIT: env.int(5_000, 1, 100_000),
+  /** Whether users who never chose may be found by their verified phone number. */
+  CORE_PHONE_SEARCH_DEFAULT: env.bool(true),
 };
 
 export const MAX_NICKNAME_LENGTH = 64;
@@ -66,6 +68,17 @@ export function checkRemark(value: string): string {
     throw AppError.invalidArgument(`remark can have at most ${MAX_REMARK_LENGTH} characters, without control characters.`, 'REMARK_INVALID');
   }
   return remark;
+}
+
+const MAX_PHONE_QUERY_LENGTH = 32;
+
+/** A phone number to search for; auth normalises it (and finds nobody for a malformed one). */
+export function checkPhoneQuery(value: string): string {
+  const phone = value.trim();
+  if (phone.length === 0 || phone.length > MAX_PHONE_QUERY_LENGTH || CONTROL_CHARS.test(phone)) {
+    throw AppError.invalidArgument(`phone_number must be 1 to ${MAX_PHONE_QUERY_LENGTH} characters, such as +4915112345678.`, 'PHONE_QUERY_INVALID');
+  }
+  return phone;
 }
 
 export function checkUsernameQuery(value: string): string {

@@ -21,6 +21,8 @@ export interface ProfileRow {
   avatar_file_id: string | null;
   signature: string;
   allow_stranger_messages: boolean;
+  /** NULL: the user never chose (the server default applies). */
+  findable_by_phone: boolean | null;
 }
 
 export interface FriendRequestRow {
@@ -63,6 +65,7 @@ export interface ProfileChange {
 }
 
 const REQUEST_COLUMNS = 'id, from_user_id, to_user_id, message, state, created_at, expires_at';
+const PROFILE_COLUMNS = 'user_id, nickname, avatar_file_id, signature, allow_stranger_messages, findable_by_phone';
 
 export class SocialStore {
   constructor(private readonly database: DataSource) {}
@@ -75,7 +78,7 @@ export class SocialStore {
     if (userIds.length === 0) return new Map();
     const rows = await withConnection(this.database, (sql) =>
       sql.rows<ProfileRow>(
-        `SELECT user_id, nickname, avatar_file_id, signature, allow_stranger_messages FROM user_profiles WHERE user_id = ANY($1::uuid[])`,
+        `SELECT ${PROFILE_COLUMNS} FROM user_profiles WHERE user_id = ANY($1::uuid[])`,
         [userIds],
       ),
     );
@@ -93,7 +96,7 @@ export class SocialStore {
            avatar_file_id = CASE WHEN $5 THEN $4::uuid ELSE p.avatar_file_id END,
            signature = COALESCE($6, p.signature),
            updated_at = now()
-         RETURNING user_id, nickname, avatar_file_id, signature, allow_stranger_messages`,
+         RETURNING ${PROFILE_COLUMNS}`,
         [
           userId,
           change.nickname ?? null,
@@ -107,13 +110,17 @@ export class SocialStore {
     return row!;
   }
 
-  async setAllowStrangers(userId: string, allow: boolean): Promise<ProfileRow> {
+  /** Sets the given privacy choices; others keep their value (or the defaults for a new row). */
+  async setPrivacy(userId: string, change: { allowStrangers?: boolean; findableByPhone?: boolean }): Promise<ProfileRow> {
     const [row] = await withConnection(this.database, (sql) =>
       sql.rows<ProfileRow>(
-        `INSERT INTO user_profiles (user_id, allow_stranger_messages) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET allow_stranger_messages = $2, updated_at = now()
-         RETURNING user_id, nickname, avatar_file_id, signature, allow_stranger_messages`,
-        [userId, allow],
+        `INSERT INTO user_profiles AS p (user_id, allow_stranger_messages, findable_by_phone) VALUES ($1, COALESCE($2, true), $3)
+         ON CONFLICT (user_id) DO UPDATE SET
+           allow_stranger_messages = COALESCE($2, p.allow_stranger_messages),
+           findable_by_phone = COALESCE($3, p.findable_by_phone),
+           updated_at = now()
+         RETURNING ${PROFILE_COLUMNS}`,
+        [userId, change.allowStrangers ?? null, change.findableByPhone ?? null],
       ),
     );
     return row!;

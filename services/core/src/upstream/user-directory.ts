@@ -24,6 +24,8 @@ export interface UserNames {
   identities(userIds: readonly string[]): Promise<Map<string, UserIdentity>>;
   /** The user with exactly this username (any letter case), if any. */
   findByUsername(username: string): Promise<UserIdentity | undefined>;
+  /** The user who verified this phone number, if any (auth matches it through its blind index). */
+  findByPhone(phoneNumber: string): Promise<UserIdentity | undefined>;
 }
 
 type UserDirectoryClient = Client<typeof internalV1.UserDirectoryServiceDefinition>;
@@ -81,7 +83,15 @@ export class GrpcUserDirectory implements UserDirectory, UserNames {
   }
 
   async findByUsername(username: string): Promise<UserIdentity | undefined> {
-    const response = await this.ask(() => this.client.findUser({ key: { $case: 'username', value: username } }));
+    return this.find({ $case: 'username', value: username });
+  }
+
+  async findByPhone(phoneNumber: string): Promise<UserIdentity | undefined> {
+    return this.find({ $case: 'phoneNumber', value: phoneNumber });
+  }
+
+  private async find(key: internalV1.FindUserRequest['key']): Promise<UserIdentity | undefined> {
+    const response = await this.ask(() => this.client.findUser({ key }));
     const user = response.user;
     if (!user) return undefined;
     this.remember(user.userId);

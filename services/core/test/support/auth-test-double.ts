@@ -17,6 +17,8 @@ export interface AuthTestDouble {
   address: string;
   /** Adds a user the directory will confirm. */
   addUser(userId: string): void;
+  /** Gives a user a verified phone number (E.164) that FindUser matches. */
+  addPhone(userId: string, e164: string): void;
   /** How many LookupUsers calls the directory has answered. */
   lookups(): number;
   /** A service token of a service account, as auth's ServiceTokenService issues it (typ service+jwt). */
@@ -31,6 +33,7 @@ export async function startAuthTestDouble(users: readonly string[]): Promise<Aut
   const kid = `test-${randomUUID()}`;
   const jwks = { keys: [{ ...(publicKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' }] };
   const known = new Set(users);
+  const phones = new Map<string, string>();
   let lookupCount = 0;
 
   const server = createServer();
@@ -46,9 +49,15 @@ export async function startAuthTestDouble(users: readonly string[]): Promise<Aut
     },
     async findUser(request) {
       // Usernames here are "user-<first 8 characters of the id>", as lookupUsers answers.
-      const wanted = request.key?.$case === 'username' ? request.key.value.toLowerCase() : '';
-      const userId = [...known].find((id) => `user-${id.slice(0, 8)}` === wanted);
-      return { user: userId ? { userId, username: wanted, displayName: '' } : undefined };
+      let userId: string | undefined;
+      if (request.key?.$case === 'username') {
+        const wanted = request.key.value.toLowerCase();
+        userId = [...known].find((id) => `user-${id.slice(0, 8)}` === wanted);
+      } else if (request.key?.$case === 'phoneNumber') {
+        // Like auth: separators are ignored; only verified (added) numbers match.
+        userId = phones.get(request.key.value.replace(/[\s().-]/g, ''));
+      }
+      return { user: userId ? { userId, username: `user-${userId.slice(0, 8)}`, displayName: '' } : undefined };
     },
   });
   const port = await server.listen('127.0.0.1:0');
@@ -56,6 +65,7 @@ export async function startAuthTestDouble(users: readonly string[]): Promise<Aut
   return {
     address: `127.0.0.1:${port}`,
     addUser: (userId) => void known.add(userId),
+    addPhone: (userId, e164) => void phones.set(e164, userId),
     lookups: () => lookupCount,
     token: (userId, deviceId, options = {}) => signAccessToken(privateKey, kid, userId, deviceId, options.expiresInSeconds ?? 900),
     serviceToken: (clientId, role) =>
