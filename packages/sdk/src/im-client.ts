@@ -80,6 +80,7 @@ export class ImClient {
   private readonly receiptListeners = new Listeners<[messageV1.Receipt]>((error) => this.reportError(error));
   private readonly stateListeners = new Listeners<[ConnectionState, unknown]>((error) => this.reportError(error));
   private readonly typingListeners = new Listeners<[connectV1.TypingIndicator]>((error) => this.reportError(error));
+  private readonly hiddenListeners = new Listeners<[messageV1.MessagesHidden]>((error) => this.reportError(error));
   private identity: connectV1.Authenticated | undefined;
 
   constructor(options: ImClientOptions) {
@@ -172,6 +173,15 @@ export class ImClient {
     if (live === undefined) return false;
     await live.session.send({ kind: { $case: 'typing', value: { conversationId, typing } } });
     return true;
+  }
+
+  /**
+   * Messages this user deleted for themselves on another device, to hide here
+   * too. A live hint: after being offline, compare ConversationState.hidden_version
+   * and re-pull (deleted messages come back with deleted_for_me set).
+   */
+  onMessagesHidden(listener: (hidden: messageV1.MessagesHidden) => void): Unsubscribe {
+    return this.hiddenListeners.add(listener);
   }
 
   /** State changes; `error` says why the connection was lost, when it was. */
@@ -285,6 +295,7 @@ export class ImClient {
     if (kind?.$case === 'message') this.stream.pushed(kind.value, connection);
     else if (kind?.$case === 'receipt') this.receive(kind.value);
     else if (kind?.$case === 'typing') this.typingListeners.emit(kind.value);
+    else if (kind?.$case === 'messagesHidden') this.hiddenListeners.emit(kind.value);
     // Frames of kinds this SDK does not know yet (calls) are ignored.
   }
 

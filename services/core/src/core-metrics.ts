@@ -6,7 +6,7 @@ import type { OutboxStats } from './storage/outbox-store.js';
 export interface CoreMetrics {
   /** Messages accepted by SendMessage: result = stored | duplicate. */
   messagesSent: Counter<'result'>;
-  /** Push-bus publishes, one per node: kind = message | receipt | typing; outcome = delivered | unroutable | failed. */
+  /** Push-bus publishes, one per node: kind = message | receipt | typing | hidden; outcome = delivered | unroutable | failed. */
   publishes: Counter<'kind' | 'outcome'>;
   /** Outbox rows rescheduled after a failed publish. */
   outboxRetries: Counter;

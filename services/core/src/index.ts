@@ -172,6 +172,8 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
         events: new MessageEvents(messageStateStore, {
           recallWindowSeconds: config.CORE_RECALL_WINDOW_SECONDS,
           onStored: () => relay.wake(),
+          pusher,
+          logger,
           recallAuthority: groupSendPolicy,
         }),
         groupReads: new GroupReads(new ReadCountStore(database)),

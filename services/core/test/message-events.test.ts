@@ -180,9 +180,16 @@ describe('message events', () => {
 
   test('delete for me hides a message for its deleter only, keeps the seq as a tombstone, and bumps hidden_version', async () => {
     const sent = await say('embarrassing', bob);
+    await h.online(h.alice, 'alice-tablet');
+    await h.online(h.alice, 'alice-phone');
     const versionBefore = (await alice.syncConversations({})).conversations.find((c) => c.conversationId === conversationId)!.hiddenVersion;
     const deleted = await alice.deleteMessagesForMe({ conversationId, messageIds: [sent.messageId] });
     assert.equal(deleted.hiddenVersion, versionBefore + 1);
+    const hint = (deviceId: string) =>
+      h.framesFor(h.alice, deviceId).flatMap((f) => (f.kind?.$case === 'messagesHidden' ? [f.kind.value] : []));
+    await eventually("alice's tablet is told at once", () => hint('alice-tablet').length === 1);
+    assert.deepEqual(hint('alice-tablet'), [{ conversationId, messageIds: [sent.messageId], hiddenVersion: deleted.hiddenVersion }]);
+    assert.deepEqual(hint('alice-phone'), [], 'the device that deleted already knows');
 
     const forAlice = await pullOne(sent.messageId, alice);
     assert.equal(forAlice.deletedForMe, true);

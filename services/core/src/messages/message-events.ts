@@ -4,10 +4,12 @@
 // ReactionEvent, PinEvent) through the same seq + outbox path as any message.
 // Live devices apply the pushed event; offline devices pull and see both the
 // target's final state and the events. Delete-for-me is per-user state instead
-// (a shared seq cannot carry a message only one member sees): see
-// DeleteMessagesForMe in message.proto and ConversationState.hidden_version.
-import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
-import { messageV1 } from '@im-mesh/contracts';
+// (a shared seq cannot carry a message only one member sees): pulls show
+// tombstones, ConversationState.hidden_version moves, and the user's other live
+// devices get a MessagesHidden hint.
+import { AppError, uuidv7, type AccessTokenClaims, type Logger } from '@im-mesh/platform';
+import { messageV1, type connectV1 } from '@im-mesh/contracts';
+import type { Pusher } from '../push/pusher.js';
 import { storeMessageIn, type StoredMessage } from '../storage/message-store.js';
 import type { MessageStateStore, MessageStateTx, TargetRow } from '../storage/message-state-store.js';
 import { CONTENT_KIND, EDITABLE_CASES, isPersonKind, searchTextOf } from './content-kind.js';
@@ -31,6 +33,9 @@ export interface MessageEventsOptions {
   recallAuthority?: RecallAuthority;
   /** Called after each commit that appended an event, to wake the outbox relay. */
   onStored: () => void;
+  /** Tells the user's other live devices about delete-for-me (a hint; failures are logged). */
+  pusher?: Pusher;
+  logger?: Logger;
 }
 
 export class MessageEvents {
@@ -209,6 +214,7 @@ export class MessageEvents {
     const ids = [...new Set(request.messageIds.map((id) => messageIdFrom(id, 'Every message_ids entry')))];
     const result = await this.store.hide(request.conversationId, caller.userId, ids);
     if (!result) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
+    if (result.unknown === 0 && result.changed) await this.tellOtherDevices(caller, request.conversationId, ids, result.hiddenVersion);
     if (result.unknown > 0) {
       // All or none: nothing was hidden.
       throw AppError.notFound(
@@ -217,6 +223,24 @@ export class MessageEvents {
       );
     }
     return { hiddenVersion: result.hiddenVersion };
+  }
+
+  /**
+   * Pushes MessagesHidden to the caller's other live devices. A hint only: a
+   * device that misses it sees hidden_version move on its next sync, so a
+   * failure is logged and the call still succeeds.
+   */
+  private async tellOtherDevices(caller: AccessTokenClaims, conversationId: string, messageIds: string[], hiddenVersion: number): Promise<void> {
+    const { pusher, logger } = this.options;
+    if (!pusher) return;
+    try {
+      const routes = ((await pusher.routesOf([caller.userId])).get(caller.userId) ?? []).filter((r) => r.deviceId !== caller.deviceId);
+      if (routes.length === 0) return;
+      const frame: connectV1.ServerFrame = { kind: { $case: 'messagesHidden', value: { conversationId, messageIds, hiddenVersion } } };
+      await pusher.publish('hidden', `hidden:${caller.userId}:${conversationId}:${hiddenVersion}`, routes, frame);
+    } catch (error) {
+      logger?.warn({ err: error, conversationId }, 'delete-for-me hint not pushed (other devices see it on sync)');
+    }
   }
 }
 

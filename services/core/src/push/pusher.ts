@@ -6,7 +6,7 @@ import { internalV1, type connectV1 } from '@im-mesh/contracts';
 import type { DeviceRoute, PresenceRegistry, PushBus } from '@im-mesh/platform';
 import type { CoreMetrics } from '../core-metrics.js';
 
-export type PushKind = 'message' | 'receipt' | 'typing';
+export type PushKind = 'message' | 'receipt' | 'typing' | 'hidden';
 
 export interface PushResult {
   /** Nodes whose queue accepted the envelope. */

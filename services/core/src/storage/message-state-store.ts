@@ -85,7 +85,7 @@ export class MessageStateStore {
     conversationId: string,
     userId: string,
     messageIds: readonly string[],
-  ): Promise<{ hiddenVersion: number; unknown: number } | undefined> {
+  ): Promise<{ hiddenVersion: number; unknown: number; changed: boolean } | undefined> {
     return inTransaction(this.database, async (sql) => {
       const [member] = await sql.rows<{ hidden_version: number }>(
         'SELECT hidden_version FROM conversation_members WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE',
@@ -99,20 +99,22 @@ export class MessageStateStore {
             AND m.seq > cm.joined_seq AND (cm.left_seq IS NULL OR m.seq <= cm.left_seq)`,
         [conversationId, userId, messageIds],
       );
-      if (visible.length < messageIds.length) return { hiddenVersion: member.hidden_version, unknown: messageIds.length - visible.length };
+      if (visible.length < messageIds.length) {
+        return { hiddenVersion: member.hidden_version, unknown: messageIds.length - visible.length, changed: false };
+      }
       const inserted = await sql.rows(
         `INSERT INTO message_hides (user_id, message_id, conversation_id)
          SELECT $2, id, $1 FROM unnest($3::uuid[]) AS id
          ON CONFLICT DO NOTHING RETURNING 1`,
         [conversationId, userId, messageIds],
       );
-      if (inserted.length === 0) return { hiddenVersion: member.hidden_version, unknown: 0 };
+      if (inserted.length === 0) return { hiddenVersion: member.hidden_version, unknown: 0, changed: false };
       const [bumped] = await sql.rows<{ hidden_version: number }>(
         `UPDATE conversation_members SET hidden_version = hidden_version + 1
           WHERE conversation_id = $1 AND user_id = $2 RETURNING hidden_version`,
         [conversationId, userId],
       );
-      return { hiddenVersion: bumped!.hidden_version, unknown: 0 };
+      return { hiddenVersion: bumped!.hidden_version, unknown: 0, changed: true };
     });
   }
 
