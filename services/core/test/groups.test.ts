@@ -306,6 +306,26 @@ describe('groups over gRPC', () => {
     assert.deepEqual(eventKinds(ginaGot), ['invited']);
   });
 
+  test('receipts are not broadcast in a group: an ack pushes nothing to the others; a read reaches only the reader\'s other devices', async () => {
+    const group = await newGroup(h.alice, [h.bob, h.carol]);
+    await eventually('created event settled', async () => (await h.count('outbox', 'conversation_id = $1', [group.groupId])) === 0);
+    await h.online(h.alice, 'alice-watch');
+    await h.online(h.carol, 'carol-watch');
+    await h.online(h.bob, 'bob-laptop');
+    const sent = await h.messagesAs(h.alice, 'alice-phone').sendMessage({ target: inConversation(group.groupId), clientMsgId: randomUUID(), content: text('read me') });
+    await h.delivery().reportDelivered({ deliveries: [{ userId: h.bob, deviceId: 'bob-phone', conversationId: group.groupId, seq: sent.seq }] });
+    await h.messagesAs(h.bob, 'bob-phone').markRead({ conversationId: group.groupId, seq: sent.seq });
+    await eventually('bob\'s laptop got his read receipt', () =>
+      h.receiptsFor(h.bob, 'bob-laptop').some((r) => r.conversationId === group.groupId && r.kind === messageV1.ReceiptKind.RECEIPT_KIND_READ),
+    );
+    const inGroup = (receipts: messageV1.Receipt[]) => receipts.filter((r) => r.conversationId === group.groupId);
+    assert.deepEqual(inGroup(h.receiptsFor(h.alice, 'alice-watch')), []);
+    assert.deepEqual(inGroup(h.receiptsFor(h.carol, 'carol-watch')), []);
+    // The sender still learns who read it, from the watermarks, on request.
+    const readers = await h.messagesAs(h.alice, 'alice-phone').getMessageReaders({ messageId: sent.messageId });
+    assert.ok(readers.readUserIds.includes(h.bob), JSON.stringify(readers));
+  });
+
   test('a device offline during joins, kicks, renames and role changes rebuilds the final group from sync and pull alone', async () => {
     const [hank, ivy] = f.users(2);
     const group = await newGroup(h.alice, [h.bob, h.carol]);

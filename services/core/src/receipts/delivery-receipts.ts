@@ -1,13 +1,15 @@
 // ReportDelivered (im.internal.v1.DeliveryService): connect nodes report, in
 // batches, how far each device got. Core moves the per-device delivered_seq
 // watermarks in one statement and sends a DELIVERED receipt to the other
-// participants (the senders) for every watermark that moved.
+// participants (the senders) for every watermark that moved; groups get no
+// broadcast receipts (groups/group-receipts.ts).
 import { AppError, isUuid, type Logger } from '@im-mesh/platform';
 import { messageV1, type internalV1 } from '@im-mesh/contracts';
 import { isIdText, MAX_CONVERSATION_ID_LENGTH, MAX_DEVICE_ID_LENGTH, seqFrom } from '../messages/message-rules.js';
 import type { Pusher } from '../push/pusher.js';
 import type { ConversationStore, DeliveredReport } from '../storage/conversation-store.js';
 import { pushReceipts, type ReceiptDelivery } from './receipt-push.js';
+import { receiptAudience } from '../groups/group-receipts.js';
 
 /** Largest batch a connect node may report in one call. */
 export const MAX_DELIVERIES_PER_REPORT = 10_000;
@@ -62,7 +64,12 @@ export class DeliveryReceipts {
         seq: entry.seq,
         at,
       },
-      userIds: (members.get(entry.conversationId) ?? []).filter((id) => id !== entry.userId),
+      userIds: receiptAudience(
+        entry.conversationId,
+        entry.userId,
+        'delivered',
+        (members.get(entry.conversationId) ?? []).filter((id) => id !== entry.userId),
+      ),
     }));
     await pushReceipts(this.pusher, this.logger, deliveries);
     return {};

@@ -1,6 +1,7 @@
 // MarkRead: moves the caller's read watermark (never backwards, never past
 // last_seq) and tells the other participants' devices, and the caller's other
-// devices, with a READ receipt.
+// devices, with a READ receipt (in groups only the caller's other devices:
+// groups/group-receipts.ts).
 import { AppError, type AccessTokenClaims, type Logger } from '@im-mesh/platform';
 import { messageV1 } from '@im-mesh/contracts';
 import { checkConversationId, seqFrom } from '../messages/message-rules.js';
@@ -8,6 +9,7 @@ import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
 import type { Pusher } from '../push/pusher.js';
 import type { ConversationStore } from '../storage/conversation-store.js';
 import { pushReceipts } from './receipt-push.js';
+import { receiptAudience } from '../groups/group-receipts.js';
 
 export class ReadReceipts {
   constructor(
@@ -31,7 +33,7 @@ export class ReadReceipts {
             seq: result.readSeq,
             at: new Date(),
           },
-          userIds: members,
+          userIds: receiptAudience(request.conversationId, caller.userId, 'read', members),
           // The device that marked it read already knows.
           skip: (route) => route.userId === caller.userId && route.deviceId === caller.deviceId,
         },
