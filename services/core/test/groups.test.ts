@@ -232,6 +232,20 @@ describe('groups over gRPC', () => {
     assert.equal(await h.count('group_members', 'group_id = $1', [group.groupId]), MEMBER_LIMIT);
   });
 
+  test('three people racing for the last seat of an open group: exactly one gets in, the others hear FAILED_PRECONDITION', async () => {
+    const group = await newGroup(h.alice, f.users(MEMBER_LIMIT - 2), { joinPolicy: GroupJoinPolicy.GROUP_JOIN_POLICY_OPEN });
+    const racers = f.users(3);
+    const outcomes = await Promise.allSettled(racers.map((userId) => f.groupsAs(userId).joinGroup({ groupId: group.groupId })));
+    assert.deepEqual(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected', 'rejected']);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') assert.match(String(outcome.reason), /FAILED_PRECONDITION.*do not fit/);
+    }
+    assert.equal(await h.count('group_members', 'group_id = $1', [group.groupId]), MEMBER_LIMIT);
+    const [row] = await h.query<{ member_count: number }>('SELECT member_count FROM core.groups WHERE id = $1', [group.groupId]);
+    assert.equal(row!.member_count, MEMBER_LIMIT);
+    assert.deepEqual(eventKinds(await f.pullAll(h.alice, group.groupId)), ['created', 'joined']);
+  });
+
   test('joining: an approval group files one request that an admin approves or declines; an open group lets people straight in', async () => {
     const [erin, frank] = f.users(2);
     const group = await newGroup(h.alice, [h.bob]);
