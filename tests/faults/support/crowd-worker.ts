@@ -97,8 +97,26 @@ async function start(command: Extract<CrowdCommand, { type: 'start' }>): Promise
     devices.push(device);
   });
   emit({ type: 'logged-in', users, devices: devices.map((device) => ({ name: device.name, userId: userIds.get(device.name.slice(0, device.name.lastIndexOf('-d')))! })) });
-  await inParallel(devices, command.parallelConnects, (device) => device.client.connect());
+  await inParallel(devices, command.parallelConnects, (device) => connectWithRetries(device.client));
   emit({ type: 'connected' });
+}
+
+/**
+ * connect() rejects when its first attempt fails (reconnecting is automatic only
+ * after that), so, as an app would, try again a few times: with thousands of
+ * devices logging on at once a busy node may take longer than the SDK's
+ * authentication deadline.
+ */
+async function connectWithRetries(client: ImClient, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await client.connect();
+      return;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
 }
 
 function report(): void {
