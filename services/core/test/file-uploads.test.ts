@@ -224,8 +224,11 @@ describe('FileService on the local blob store', () => {
     await new Promise((resolve) => setTimeout(resolve, 600));
     assert.equal(await h.count('files', 'id = $1', [upload.uploadId]), 1);
     await h.query(`UPDATE core.files SET upload_expires_at = now() - interval '2 hours' WHERE id = $1`, [upload.uploadId]);
-    await eventually('the abandoned upload swept', async () => (await h.count('files', 'id = $1', [upload.uploadId])) === 0);
-    assert.equal(await blobs.store.stat(key), undefined);
+    // The row goes first, then the bytes.
+    await eventually(
+      'the abandoned upload swept, row and bytes',
+      async () => (await h.count('files', 'id = $1', [upload.uploadId])) === 0 && (await blobs.store.stat(key)) === undefined,
+    );
     assert.equal(await h.count('files', 'id = $1', [kept.fileId]), 1);
   });
 
