@@ -310,7 +310,10 @@ export class ConnectionHub {
   }
 
   private authDeadlinePassed(session: ClientSession): void {
-    if (!session.isOpen || session.state === 'ready') return;
+    // The deadline is for the client's token. Once it arrived, checking it (JWKS,
+    // presence, auth's session check) runs under those calls' own deadlines, so a
+    // slow dependency is not blamed on the client as a missing auth frame.
+    if (!session.isOpen || session.state !== 'connecting') return;
     session.sendError(
       AppError.unauthenticated(
         `No auth frame within ${this.options.authTimeoutMs} ms: send ClientFrame.auth with an access token right after connecting.`,
