@@ -178,6 +178,24 @@ describe('message events', () => {
     await expectStatus(carol.listPinnedMessages({ conversationId }), Status.NOT_FOUND, /Conversation not found/);
   });
 
+  test('a user has at most 20 reactions on a message and a conversation at most 50 pins; past that nothing changes', async () => {
+    const target = await say('react to me');
+    for (let i = 0; i < 20; i += 1) await bob.reactToMessage({ messageId: target.messageId, emoji: `r${i}`, remove: false });
+    await unchanged(() => bob.reactToMessage({ messageId: target.messageId, emoji: 'one-more', remove: false }), Status.FAILED_PRECONDITION, /at most 20 different reactions/);
+    assert.equal((await bob.reactToMessage({ messageId: target.messageId, emoji: 'r0', remove: false })).changed, false, 're-adding one is still a no-op');
+
+    const { conversationId: crowded } = await carol.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('pin 0') });
+    const first = await bob.pullMessages({ conversationId: crowded, afterSeq: 0, limit: 1 });
+    await bob.pinMessage({ messageId: first.messages[0]!.messageId, unpin: false });
+    for (let i = 1; i < 50; i += 1) {
+      const sent = await carol.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text(`pin ${i}`) });
+      await bob.pinMessage({ messageId: sent.messageId, unpin: false });
+    }
+    const extra = await carol.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('pin 50') });
+    await unchanged(() => bob.pinMessage({ messageId: extra.messageId, unpin: false }), Status.FAILED_PRECONDITION, /at most 50 pinned messages/);
+    assert.equal((await carol.listPinnedMessages({ conversationId: crowded })).messages.length, 50);
+  });
+
   test('delete for me hides a message for its deleter only, keeps the seq as a tombstone, and bumps hidden_version', async () => {
     const sent = await say('embarrassing', bob);
     await h.online(h.alice, 'alice-tablet');
