@@ -6,7 +6,7 @@ import type { BlobStore, Logger } from '@im-mesh/platform';
 import type { Client } from 'nice-grpc';
 import type { internalV1 } from '@im-mesh/contracts';
 import type { DataSource } from 'typeorm';
-import { memberProfiles } from '../storage/group-store.js';
+import { memberProfiles } from '../storage/group-avatar-store.js';
 import type { AvatarMember } from './compose-group-avatar.js';
 
 export interface DescribedMember extends AvatarMember {

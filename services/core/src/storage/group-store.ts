@@ -60,7 +60,7 @@ const GROUP_COLUMNS = `g.id, g.name, g.notice, g.announcement, g.owner_id, g.joi
 // Membership changes may change the first nine members the generated avatar
 // shows: mark it stale (kept durable with the change) and move the debounce clock.
 // The debounce clock compared exactly: timestamptz has microseconds, a JS Date only milliseconds.
-const TOUCHED_MICROS = '(extract(epoch FROM avatar_touched_at) * 1000000)::bigint';
+export const TOUCHED_MICROS = '(extract(epoch FROM avatar_touched_at) * 1000000)::bigint';
 
 const TOUCH_AVATAR = `avatar_dirty_since = COALESCE(avatar_dirty_since, clock_timestamp()), avatar_touched_at = clock_timestamp()`;
 
@@ -318,60 +318,6 @@ export class GroupStore {
       return row?.id;
     });
   }
-}
-
-/** A group whose generated picture is stale and due for rendering. */
-export interface StaleAvatarRow {
-  id: string;
-  avatar_key: string | null;
-  avatar_members: string | null;
-  /** avatar_touched_at in microseconds since the epoch: exact, unlike a JS Date. */
-  touched_micros: number;
-}
-
-/**
- * Groups whose picture is stale and due: quiet for `quietMs` since the last
- * membership change (so a burst of joins renders once), or stale for
- * `maxWaitMs` however busy the group is. Oldest first.
- */
-export async function staleAvatars(database: DataSource, quietMs: number, maxWaitMs: number, limit: number): Promise<StaleAvatarRow[]> {
-  return withConnection(database, (sql) =>
-    sql.rows<StaleAvatarRow>(
-      `SELECT id, avatar_key, avatar_members, ${TOUCHED_MICROS} AS touched_micros FROM groups
-        WHERE avatar_dirty_since IS NOT NULL AND dissolved_at IS NULL
-          AND (avatar_touched_at <= clock_timestamp() - make_interval(secs => $1::float8 / 1000)
-               OR avatar_dirty_since <= clock_timestamp() - make_interval(secs => $2::float8 / 1000))
-        ORDER BY avatar_dirty_since LIMIT $3`,
-      [quietMs, maxWaitMs, limit],
-    ),
-  );
-}
-
-/** The first `count` current members in join order. */
-export async function firstMembers(database: DataSource, groupId: string, count: number): Promise<string[]> {
-  const rows = await withConnection(database, (sql) =>
-    sql.rows<{ user_id: string }>('SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY join_order LIMIT $2', [groupId, count]),
-  );
-  return rows.map((row) => row.user_id);
-}
-
-/** A member's own profile as a group picture shows it (user_profiles and files, owned by core's social feature). */
-export interface MemberProfileRow {
-  user_id: string;
-  nickname: string | null;
-  /** The blob of their profile picture (its thumbnail when there is one), if they set one that finished uploading. */
-  picture_key: string | null;
-}
-
-export async function memberProfiles(database: DataSource, userIds: readonly string[]): Promise<MemberProfileRow[]> {
-  return withConnection(database, (sql) =>
-    sql.rows<MemberProfileRow>(
-      `SELECT p.user_id, p.nickname, COALESCE(f.thumbnail_key, f.blob_key) AS picture_key
-         FROM user_profiles p LEFT JOIN files f ON f.id = p.avatar_file_id AND f.state = 2
-        WHERE p.user_id = ANY($1::uuid[])`,
-      [userIds],
-    ),
-  );
 }
 
 /**
