@@ -1,7 +1,7 @@
 // Bad input through the edge: each case gets the right gRPC status and a message a
 // person can read, and nothing is stored.
 import assert from 'node:assert/strict';
-import { constants, createPrivateKey, generateKeyPairSync, publicEncrypt } from 'node:crypto';
+import { constants, createPrivateKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import jwt from 'jsonwebtoken';
@@ -9,7 +9,11 @@ import { ClientError, Metadata, Status } from 'nice-grpc';
 import WebSocket from 'ws';
 import { authV1, connectV1, messageV1 } from '@im-mesh/contracts';
 import { createServiceClient, openChannel, type ServiceChannel } from '@im-mesh/platform';
+import { SecretSealer } from '../../auth/src/keys/secret-sealer.js';
 import { newUser, startTestMesh, type TestMesh, type TestUser } from './support/mesh-harness.js';
+
+/** The key-encryption key auth seals its private keys with, known here so the test can forge with the real signing key. */
+const KEY_ENCRYPTION_KEY = randomBytes(32);
 
 async function grpcError(call: Promise<unknown>): Promise<ClientError> {
   try {
@@ -46,7 +50,7 @@ describe('bad input through the edge', () => {
   const asAlice = () => ({ metadata: Metadata({ authorization: `Bearer ${aliceToken}` }) });
 
   before(async () => {
-    mesh = await startTestMesh('badinput');
+    mesh = await startTestMesh('badinput', { AUTH_KEY_ENCRYPTION_KEYS: KEY_ENCRYPTION_KEY.toString('base64') });
     channel = openChannel(new URL(mesh.url).host);
     messages = createServiceClient(messageV1.MessageServiceDefinition, channel.channel);
     auth = createServiceClient(authV1.AuthServiceDefinition, channel.channel);
@@ -92,9 +96,10 @@ describe('bad input through the edge', () => {
   }
 
   test('expired, forged and alg-none tokens are UNAUTHENTICATED, and nothing is stored', async () => {
-    // The real signing key, read from auth's table, for a correctly signed but expired token.
-    const key = await mesh.db.query(`SELECT kid, private_key_pem FROM auth.keys WHERE purpose = 'signing' AND retired_at IS NULL`);
-    const { kid, private_key_pem } = key.rows[0] as { kid: string; private_key_pem: string };
+    // The real signing key, read from auth's table and opened with the test's KEK, for a correctly signed but expired token.
+    const key = await mesh.db.query(`SELECT kid, private_key_sealed FROM auth.keys WHERE purpose = 'signing' AND retired_at IS NULL`);
+    const { kid, private_key_sealed } = key.rows[0] as { kid: string; private_key_sealed: Buffer };
+    const private_key_pem = new SecretSealer([KEY_ENCRYPTION_KEY]).unseal(private_key_sealed, `auth.keys:signing:${kid}`).toString('utf8');
     const claims = { sub: alice.userId, sid: 'x', did: 'alice-device', iss: 'im-mesh', aud: 'im-mesh' };
     const expired = jwt.sign({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 }, createPrivateKey(private_key_pem), {
       algorithm: 'RS256',
