@@ -11,7 +11,8 @@ import { readResult } from './harness/report.js';
 import { parseArguments, runBench } from './run.js';
 import { SCENARIOS } from './scenarios/index.js';
 
-test('every bench scenario runs at tiny size on the embedded system and writes a complete result with zero loss', async () => {
+// Six scenarios with their logins take 2-4 minutes on a busy 2-core machine, close to the runner's 5-minute default.
+test('every bench scenario runs at tiny size on the embedded system and writes a complete result with zero loss', { timeout: 600_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'im-bench-test-'));
   try {
     const files = await runBench(parseArguments(['all', '--size', 'tiny', '--mode', 'embedded', '--out', out]));
