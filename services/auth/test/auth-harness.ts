@@ -18,7 +18,8 @@ import { loadAuthConfig, startAuthService } from '../src/index.js';
 
 export interface RunningAuth {
   service: RunningService;
-  auth: Client<typeof authV1.AuthServiceDefinition>;
+  /** Calls take a per-call `deadline` (the default is 5 s). */
+  auth: ReturnType<typeof createServiceClient<typeof authV1.AuthServiceDefinition>>;
   keys: Client<typeof internalV1.KeyServiceDefinition>;
   directory: Client<typeof internalV1.UserDirectoryServiceDefinition>;
   close(): Promise<void>;
