@@ -8,6 +8,7 @@ import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
 import { startCoreService, loadCoreConfig } from '@im-mesh/core';
 import { startEdgeService, loadEdgeConfig } from '@im-mesh/edge';
 import { join } from 'node:path';
+import { embeddedFieldKeys } from './embedded-field-keys.js';
 import {
   blobStorageConfigShape,
   createLogger,
@@ -96,8 +97,12 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     cleanup.push(() => blobs.store.close());
 
     const auth = await startAuthService({
-      // The generated key-encryption key lives with the rest of the embedded state.
-      config: loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY_FILE: join(config.IM_VAR_DIR, 'auth-kek'), ...source }),
+      // The generated key-encryption key and field keys live with the rest of the embedded state.
+      config: loadAuthConfig({
+        AUTH_KEY_ENCRYPTION_KEY_FILE: join(config.IM_VAR_DIR, 'auth-kek'),
+        ...(await embeddedFieldKeys(join(config.IM_VAR_DIR, 'auth-field-keys.json'), source)),
+        ...source,
+      }),
       logger: root.child({ service: 'auth' }),
       databaseUrl,
       nonces,
