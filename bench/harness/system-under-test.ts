@@ -6,9 +6,10 @@
 //   README "Deploying the distributed version" runs it (tests/support/service-process.ts).
 //
 // The only settings changed from the shipped defaults are the edge's per-IP and
-// per-user rate limits and its per-IP connection cap: every load client comes from
-// eight loopback addresses, so limits meant for the internet would measure the
-// limiter, not the system. Durability settings are untouched.
+// per-user rate limits and its per-IP connection cap, and auth's brute-force limits
+// on logins and registrations: every load client comes from eight loopback
+// addresses and a bench user logs in up to 100 devices, so limits meant for the
+// internet would measure the limiter, not the system. Durability settings are untouched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +58,10 @@ export const BENCH_LIMITS: Record<string, string> = {
   EDGE_RATE_LIMIT_PER_USER: '100000',
   EDGE_RATE_LIMIT_PER_USER_BURST: '100000',
   EDGE_MAX_CONNECTIONS_PER_IP: '100000',
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: '1000000/1',
+  AUTH_LOGIN_LIMIT_PER_ACCOUNT: '1000000/1',
+  AUTH_LOGIN_LIMIT_PER_ADDRESS: '1000000/1',
+  AUTH_REGISTER_LIMIT_PER_ADDRESS: '1000000/1',
 };
 
 export async function startSystem(options: SystemOptions): Promise<SystemUnderTest> {
