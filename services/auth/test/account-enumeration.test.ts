@@ -4,7 +4,8 @@
 // per case, which must lie within 50% of the slower median or 25 ms of each
 // other, whichever is larger: generous, because this machine is shared and
 // noisy, yet far below the gap an argon2 verification (tens of ms) would
-// leave if one case skipped it.
+// leave if one case skipped it. A burst of load can skew one measurement, so
+// up to three are taken; a real difference shows in every one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -21,10 +22,10 @@ const { SMS_CODE_PURPOSE_REGISTER: REGISTER, SMS_CODE_PURPOSE_LOGIN: LOGIN } = a
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Runs each case once per round, rotating the order, and returns each case's median in ms. */
-async function medians(cases: Record<string, (round: number) => Promise<unknown>>): Promise<Record<string, number>> {
+async function medians(cases: Record<string, (round: number) => Promise<unknown>>, firstRound = 0): Promise<Record<string, number>> {
   const names = Object.keys(cases);
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = 0; round < TRIES; round += 1) {
+  for (let round = firstRound; round < firstRound + TRIES; round += 1) {
     for (let k = 0; k < names.length; k += 1) {
       const name = names[(round + k) % names.length]!;
       const started = performance.now();
@@ -35,13 +36,25 @@ async function medians(cases: Record<string, (round: number) => Promise<unknown>
   return Object.fromEntries(names.map((name) => [name, median(times[name]!)]));
 }
 
-function assertSimilar(result: Record<string, number>, what: string): void {
-  const values = Object.values(result);
-  const slowest = Math.max(...values);
-  const spread = slowest - Math.min(...values);
-  const tolerance = Math.max(25, slowest * 0.5);
-  console.log(`${what}: medians ${JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Math.round(v)])))} ms, spread ${spread.toFixed(1)} ms, tolerance ${tolerance.toFixed(1)} ms`);
-  assert.ok(spread <= tolerance, `${what}: medians differ by ${spread.toFixed(1)} ms, more than ${tolerance.toFixed(1)} ms`);
+/**
+ * Measures the cases' medians and checks they are within the tolerance. A burst
+ * of load from other processes can skew one measurement, so up to three are taken
+ * and one in tolerance passes; a real difference shows in all three.
+ */
+async function assertSimilar(cases: Record<string, (round: number) => Promise<unknown>>, what: string): Promise<void> {
+  const ATTEMPTS = 3;
+  let complaint = '';
+  for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) {
+    const result = await medians(cases, attempt * TRIES);
+    const values = Object.values(result);
+    const slowest = Math.max(...values);
+    const spread = slowest - Math.min(...values);
+    const tolerance = Math.max(25, slowest * 0.5);
+    console.log(`${what}: medians ${JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, Math.round(v)])))} ms, spread ${spread.toFixed(1)} ms, tolerance ${tolerance.toFixed(1)} ms`);
+    if (spread <= tolerance) return;
+    complaint += `${complaint ? '; ' : ''}medians differ by ${spread.toFixed(1)} ms, more than ${tolerance.toFixed(1)} ms`;
+  }
+  assert.fail(`${what}: in all ${ATTEMPTS} measurements: ${complaint}`);
 }
 
 describe('account enumeration', () => {
@@ -92,30 +105,37 @@ describe('account enumeration', () => {
     };
     for (const [kind, body] of Object.entries(bodies)) assert.deepEqual(body, bodies.wrongPassword, kind);
 
-    assertSimilar(
-      await medians({
+    await assertSimilar(
+      {
         unknownUser: () => loginAs('nobody-by-this-name', PASSWORD),
         wrongPassword: () => loginAs('alice', 'not her passphrase'),
         badCiphertext: () => badCiphertext('alice'),
-      }),
+      },
       'login',
     );
   });
 
-  test('register: a taken username costs the same time as a new one (medians of 9 within 50% or 25 ms), and a bad secret answers alike for both', async () => {
+  test('register: a taken username costs the same time as a new one (medians of 9 within 50% or 25 ms), and a bad secret answers alike, and as fast, for both', async () => {
     const badSecret = async (username: string) => {
       const { kid } = await running.auth.getLoginKey({ deviceId: 'd' });
       return running.auth.register({ username, password: { kid, ciphertext: randomBytes(384) }, deviceId: 'd', displayName: '' });
     };
     assert.deepEqual(await failureOf(badSecret('alice')), await failureOf(badSecret('free-name-1')), 'a bad secret says nothing about the name');
 
-    assertSimilar(
-      await medians({
+    await assertSimilar(
+      {
         taken: () => register(running.auth, 'Alice', 'a fine new passphrase'),
         fresh: (round) => register(running.auth, `newcomer-${round}`, 'a fine new passphrase'),
-        badSecret: () => badSecret('alice'),
-      }),
+      },
       'register',
+    );
+    // Whatever a bad secret costs, it must cost the same for a taken name and a free one.
+    await assertSimilar(
+      {
+        badSecretTaken: () => badSecret('alice'),
+        badSecretFree: (round) => badSecret(`free-name-${round + 2}`),
+      },
+      'register with a bad secret',
     );
   });
 
@@ -124,18 +144,18 @@ describe('account enumeration', () => {
     const wrongCodeFor = (phoneNumber: string) => running.auth.loginWithSmsCode({ phoneNumber, code: '000000', deviceId: 'd', devicePlatform: '' });
     assert.deepEqual(await failureOf(wrongCodeFor(phoneOfAlice)), await failureOf(wrongCodeFor(unknownPhone)));
 
-    assertSimilar(
-      await medians({
+    await assertSimilar(
+      {
         sendKnown: () => running.auth.sendSmsCode({ phoneNumber: phoneOfAlice, purpose: LOGIN }),
         sendUnknown: () => running.auth.sendSmsCode({ phoneNumber: unknownPhone, purpose: LOGIN }),
-      }),
+      },
       'SMS send',
     );
-    assertSimilar(
-      await medians({
+    await assertSimilar(
+      {
         wrongCodeKnown: () => wrongCodeFor(phoneOfAlice),
         wrongCodeUnknown: () => wrongCodeFor(unknownPhone),
-      }),
+      },
       'SMS login with a wrong code',
     );
   });
