@@ -28,6 +28,22 @@ const MAX_OUTPUT_CHARS = 4_000_000;
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
+/**
+ * The service account core and connect processes call internal methods with, as
+ * an operator would provision one: auth knows it (AUTH_SERVICE_ACCOUNTS, added to
+ * any accounts a test gives), core and connect hold it (SERVICE_CLIENT_*).
+ */
+export const MESH_SERVICE_ACCOUNT = { clientId: 'mesh-internal', clientSecret: 'mesh-internal-test-secret-0123456789abcdef' } as const;
+
+function withServiceAccount(service: ServiceName, env: Record<string, string>): Record<string, string> {
+  const { clientId, clientSecret } = MESH_SERVICE_ACCOUNT;
+  if (service === 'auth') {
+    return { ...env, AUTH_SERVICE_ACCOUNTS: [env['AUTH_SERVICE_ACCOUNTS'], `${clientId}:service:${clientSecret}`].filter(Boolean).join(',') };
+  }
+  if (service === 'core' || service === 'connect') return { SERVICE_CLIENT_ID: clientId, SERVICE_CLIENT_SECRET: clientSecret, ...env };
+  return env;
+}
+
 export async function startServiceProcess(
   service: ServiceName,
   env: Record<string, string>,
@@ -37,7 +53,7 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', `services/${service}/src/main.ts`], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...withServiceAccount(service, env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -10,7 +10,7 @@ export { uuidv7, isUuid } from './ids/uuid7.js';
 export * from './crypto/index.js';
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from './grpc/grpc-server.js';
 export { errorBoundary, toServerError } from './grpc/error-boundary.js';
-export { openChannel, createServiceClient, type GrpcClientOptions, type ServiceChannel } from './grpc/grpc-client.js';
+export { openChannel, createServiceClient, serviceTokenSourceFor, type GrpcClientOptions, type ServiceChannel } from './grpc/grpc-client.js';
 export {
   AccessTokenVerifier,
   ACCESS_TOKEN_ALGORITHM,
@@ -34,6 +34,14 @@ export {
   type Principal,
   type PrincipalContext,
 } from './auth/authorize-middleware.js';
+export {
+  ServiceTokenSource,
+  serviceCredentialsConfig,
+  serviceCredentialsFrom,
+  serviceTokenMiddleware,
+  type IssueServiceToken,
+  type ServiceCredentials,
+} from './auth/service-token-source.js';
 export { PERMISSIONS, ROLE_PERMISSIONS, assertPermission, roleGrants, type Permission, type Role } from './auth/permissions.js';
 export { openDatabase, type DatabaseOptions } from './storage/database.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './storage/embedded-postgres.js';

@@ -9,6 +9,7 @@ import { startCoreService, loadCoreConfig } from '@im-mesh/core';
 import { startEdgeService, loadEdgeConfig } from '@im-mesh/edge';
 import { join } from 'node:path';
 import { embeddedFieldKeys } from './embedded-field-keys.js';
+import { embeddedServiceAccount } from './embedded-service-account.js';
 import {
   blobStorageConfigShape,
   createLogger,
@@ -96,12 +97,16 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     });
     cleanup.push(() => blobs.store.close());
 
+    // The service account core and connect use for each other's internal methods,
+    // new on every start: nothing outside this process ever holds it.
+    const internalAccount = embeddedServiceAccount();
     const auth = await startAuthService({
       // The generated key-encryption key and field keys live with the rest of the embedded state.
       config: loadAuthConfig({
         AUTH_KEY_ENCRYPTION_KEY_FILE: join(config.IM_VAR_DIR, 'auth-kek'),
         ...(await embeddedFieldKeys(join(config.IM_VAR_DIR, 'auth-field-keys.json'), source)),
         ...source,
+        AUTH_SERVICE_ACCOUNTS: [source['AUTH_SERVICE_ACCOUNTS'], internalAccount.entry].filter(Boolean).join(','),
       }),
       logger: root.child({ service: 'auth' }),
       databaseUrl,
@@ -111,7 +116,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     });
     cleanup.push(() => auth.stop());
 
-    const withAuth = { ...source, AUTH_ADDRESS: auth.grpcAddress };
+    const withAuth = { ...source, AUTH_ADDRESS: auth.grpcAddress, ...internalAccount.credentials };
     const core = await startCoreService({
       config: loadCoreConfig(withAuth),
       logger: root.child({ service: 'core' }),

@@ -213,9 +213,16 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       userAdminService({ accounts, hasher, sessions, logger: logger.child({ component: 'admin' }) }),
     );
     grpc.add(adminV1.ServiceTokenServiceDefinition, serviceTokenService(serviceAccounts));
-    grpc.add(internalV1.SessionStatusServiceDefinition, sessionStatusService(sessions));
+    // Internal contracts answer service accounts only. KeyService stays open: its
+    // public keys are what every caller needs before it can check any token.
+    grpc.addWith(
+      authorizeCalls(verifier, { CheckSession: 'internal.call' }),
+      internalV1.SessionStatusServiceDefinition,
+      sessionStatusService(sessions),
+    );
     grpc.add(internalV1.KeyServiceDefinition, keyService(keys));
-    grpc.add(
+    grpc.addWith(
+      authorizeCalls(verifier, { LookupUsers: 'internal.call', FindUser: 'internal.call' }),
       internalV1.UserDirectoryServiceDefinition,
       userDirectoryService(new UserDirectory(accounts, protection && { contacts: new ContactStore(db), sealing: new ContactSealing(protection) })),
     );

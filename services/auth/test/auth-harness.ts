@@ -9,6 +9,7 @@ import {
   MemoryEphemeralStore,
   MemoryRateLimiter,
   openChannel,
+  serviceTokenSourceFor,
   type ConfigSource,
   type RunningService,
 } from '@im-mesh/platform';
@@ -25,6 +26,9 @@ export interface RunningAuth {
   close(): Promise<void>;
 }
 
+/** The internal service account every harness-started auth knows. */
+export const HARNESS_SERVICE = { clientId: 'harness-internal', clientSecret: 'harness-internal-secret-of-at-least-32-chars' } as const;
+
 export interface StartAuthOptions {
   /** Capture log lines here (at trace level) instead of discarding them. */
   logDestination?: NodeJS.WritableStream;
@@ -32,7 +36,9 @@ export interface StartAuthOptions {
 
 /** Starts auth on port 0 against `databaseUrl` with default settings plus `overrides`. */
 export async function startAuth(databaseUrl: string, overrides: ConfigSource = {}, options: StartAuthOptions = {}): Promise<RunningAuth> {
-  const config = loadAuthConfig({ AUTH_GRPC_PORT: '0', AUTH_HTTP_PORT: '0', ...overrides });
+  // The service account the harness's internal clients (the user directory) call with, as core would.
+  const accounts = [overrides['AUTH_SERVICE_ACCOUNTS'], `${HARNESS_SERVICE.clientId}:service:${HARNESS_SERVICE.clientSecret}`].filter(Boolean).join(',');
+  const config = loadAuthConfig({ AUTH_GRPC_PORT: '0', AUTH_HTTP_PORT: '0', ...overrides, AUTH_SERVICE_ACCOUNTS: accounts });
   const nonces = new MemoryEphemeralStore();
   const rateLimiter = new MemoryRateLimiter();
   const logger = options.logDestination
@@ -44,7 +50,9 @@ export async function startAuth(databaseUrl: string, overrides: ConfigSource = {
     service,
     auth: createServiceClient(authV1.AuthServiceDefinition, channel.channel),
     keys: createServiceClient(internalV1.KeyServiceDefinition, channel.channel),
-    directory: createServiceClient(internalV1.UserDirectoryServiceDefinition, channel.channel),
+    directory: createServiceClient(internalV1.UserDirectoryServiceDefinition, channel.channel, {
+      serviceToken: serviceTokenSourceFor(channel.channel, HARNESS_SERVICE),
+    }),
     async close() {
       channel.close();
       await service.stop();

@@ -25,6 +25,7 @@ import { bearer, login, register } from './auth-harness.js';
 
 const PASSWORD = 'connections end with sessions';
 const ADMIN_SECRET = 'end-to-end-admin-secret-0123456789abcdef';
+const CONNECT_SECRET = 'end-to-end-connect-node-secret-0123456789';
 
 /** A WebSocket client that records every ServerFrame and how the socket closed. */
 async function connectSocket(httpAddress: string, accessToken: string) {
@@ -70,7 +71,8 @@ describe('ended sessions close live connections, end to end', () => {
         AUTH_GRPC_PORT: '0',
         AUTH_HTTP_PORT: '0',
         AUTH_KEY_ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
-        AUTH_SERVICE_ACCOUNTS: `ops:admin:${ADMIN_SECRET}`,
+        // An admin for the test's own calls, and the account the connect node asks auth with.
+        AUTH_SERVICE_ACCOUNTS: `ops:admin:${ADMIN_SECRET},connect-node:service:${CONNECT_SECRET}`,
         AUTH_REFRESH_REUSE_GRACE_SECONDS: '0',
       }),
       logger,
@@ -88,6 +90,8 @@ describe('ended sessions close live connections, end to end', () => {
         // Nothing here acks, so core is never called.
         CORE_ADDRESS: '127.0.0.1:1',
         CONNECT_HEARTBEAT_INTERVAL_MS: '5000',
+        SERVICE_CLIENT_ID: 'connect-node',
+        SERVICE_CLIENT_SECRET: CONNECT_SECRET,
       }),
       logger,
       presence,

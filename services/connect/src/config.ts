@@ -1,7 +1,7 @@
 // Configuration of the connect service. Keys are environment variable names; every
 // value is validated at start and a bad one fails with a message naming it.
 import { hostname } from 'node:os';
-import { env, loadConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
+import { env, loadConfig, serviceCredentialsConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 
 /** Node ids prefix connection ids and name bus queues, so they stay to a safe alphabet. */
 const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
@@ -26,6 +26,8 @@ export const connectConfigShape = {
   AUTH_ADDRESS: env.host('127.0.0.1:7001'),
   CORE_ADDRESS: env.host('127.0.0.1:7002'),
   ...tokenAudienceConfig,
+  /** The node's service account (SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET), for core's and auth's internal methods. */
+  ...serviceCredentialsConfig,
   /** Clients ping at least this often; silence for three intervals closes the connection. */
   CONNECT_HEARTBEAT_INTERVAL_MS: env.millis(25_000, 100),
   /** Without a token in the handshake, the auth frame must arrive within this time. */

@@ -12,6 +12,8 @@ import {
   MemoryLiveSettings,
   openChannel,
   registerPushBusMetrics,
+  serviceCredentialsFrom,
+  serviceTokenSourceFor,
   startServiceHttpServer,
   type LiveSettingsSource,
   type Logger,
@@ -64,7 +66,10 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
   registerPushBusMetrics(metrics.registry, bus, { nodeId });
   const authChannel = openChannel(config.AUTH_ADDRESS);
   const coreChannel = openChannel(config.CORE_ADDRESS);
-  const deliveries = createServiceClient(internalV1.DeliveryServiceDefinition, coreChannel.channel);
+  // The node's own service account, for the internal methods of core and auth.
+  const credentials = serviceCredentialsFrom(config);
+  const serviceToken = credentials && serviceTokenSourceFor(authChannel.channel, credentials);
+  const deliveries = createServiceClient(internalV1.DeliveryServiceDefinition, coreChannel.channel, { serviceToken });
   const verifier = new AccessTokenVerifier({
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
@@ -96,10 +101,10 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     metrics,
     frameRate: frameRate.get,
     awaitedPerConnection: config.CONNECT_AWAITED_PER_CONNECTION,
-    sessionCheck: authSessionCheck(authChannel),
+    sessionCheck: authSessionCheck(authChannel, serviceToken),
   });
   const typing = new TypingForwarder(
-    createServiceClient(internalV1.TypingServiceDefinition, coreChannel.channel),
+    createServiceClient(internalV1.TypingServiceDefinition, coreChannel.channel, { serviceToken }),
     logger.child({ component: 'typing' }),
   );
   const dispatch = createDispatch({ hub, verifier, reporter, metrics, logger, typing });

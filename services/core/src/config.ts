@@ -1,6 +1,6 @@
 // Core's configuration: environment variable names are the keys, validated once
 // at start so a bad value fails with a message naming the variable.
-import { blobStorageConfigShape, env, loadConfig, pushNotifierConfigShape, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
+import { blobStorageConfigShape, env, loadConfig, pushNotifierConfigShape, serviceCredentialsConfig, type ConfigSource, tokenAudienceConfig } from '@im-mesh/platform';
 import { fileConfigShape } from './files/file-limits.js';
 import { socialConfigShape } from './social/social-rules.js';
 
@@ -11,6 +11,8 @@ export const coreConfigShape = {
   /** auth's gRPC address (host:port): JWKS for token checks, the user directory. */
   AUTH_ADDRESS: env.host('127.0.0.1:7001'),
   ...tokenAudienceConfig,
+  /** Core's service account (SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET), for auth's internal user directory. */
+  ...serviceCredentialsConfig,
   /** Uploads: per-kind limits and URL lifetimes (files/file-limits.ts); where bytes live (BLOBS, S3_*). */
   ...fileConfigShape,
   ...blobStorageConfigShape,

@@ -10,6 +10,8 @@ import {
   openChannel,
   openDatabase,
   registerPushBusMetrics,
+  serviceCredentialsFrom,
+  serviceTokenSourceFor,
   requireAccessToken,
   startServiceHttpServer,
   type Logger,
@@ -100,8 +102,11 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       audience: config.JWT_AUDIENCE,
       source: authJwksSource(createServiceClient(internalV1.KeyServiceDefinition, auth.channel)),
     });
+    // Core's own service account, for auth's internal UserDirectoryService.
+    const credentials = serviceCredentialsFrom(config);
+    const serviceToken = credentials && serviceTokenSourceFor(auth.channel, credentials);
     const directory = new GrpcUserDirectory(
-      createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel),
+      createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel, { serviceToken }),
       logger,
     );
     const messageStore = new MessageStore(database);
@@ -144,7 +149,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       profiles: new CoreMemberProfiles(
         database,
         social.blobStore,
-        createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel),
+        createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel, { serviceToken }),
         logger.child({ component: 'group-avatars' }),
       ),
       logger: logger.child({ component: 'group-avatars' }),
@@ -193,8 +198,17 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     );
     server.addWith(requireAccessToken(verifier), fileV1.FileServiceDefinition, social.fileService);
     server.addWith(requireAccessToken(verifier), userV1.UserServiceDefinition, social.userService);
-    server.add(internalV1.DeliveryServiceDefinition, deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)));
-    server.add(internalV1.TypingServiceDefinition, typingService(new TypingRelay(conversationStore, pusher)));
+    // Connect nodes call these with their service token; nothing else may.
+    server.addWith(
+      authorizeCalls(verifier, { ReportDelivered: 'internal.call' }),
+      internalV1.DeliveryServiceDefinition,
+      deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)),
+    );
+    server.addWith(
+      authorizeCalls(verifier, { RelayTyping: 'internal.call' }),
+      internalV1.TypingServiceDefinition,
+      typingService(new TypingRelay(conversationStore, pusher)),
+    );
     server.addWith(
       authorizeCalls(verifier, MESSAGE_ADMIN_PERMISSIONS),
       adminV1.MessageAdminServiceDefinition,

@@ -19,7 +19,7 @@ describe('typing indicators', () => {
   before(async () => {
     h = await CoreHarness.start();
     channel = createChannel(h.core.grpcAddress);
-    relay = createClient(internalV1.TypingServiceDefinition, channel);
+    relay = createClient(internalV1.TypingServiceDefinition, channel, { '*': h.asConnectNode() });
     conversationId = (await h.messagesAs(h.alice, 'alice-phone').sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('hi') }))
       .conversationId;
   });

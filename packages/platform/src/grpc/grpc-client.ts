@@ -10,12 +10,16 @@ import {
   type CompatServiceDefinition,
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
+import { adminV1 } from '@im-mesh/contracts';
+import { ServiceTokenSource, serviceTokenMiddleware, type ServiceCredentials } from '../auth/service-token-source.js';
 
 export interface GrpcClientOptions {
   /** Deadline for unary calls that do not set one, in milliseconds. 5 s by default. */
   defaultDeadlineMs?: number;
   /** Largest message either way, in bytes. 4 MiB by default. */
   maxMessageBytes?: number;
+  /** For internal calls: every call carries this process's service token. */
+  serviceToken?: ServiceTokenSource | undefined;
 }
 
 /** Sets `deadline` (relative, in ms) on unary calls that have none. */
@@ -55,5 +59,11 @@ export function createServiceClient<S extends CompatServiceDefinition>(
   const factory = createClientFactory()
     .use(deadlineMiddleware)
     .use(defaultDeadline(options.defaultDeadlineMs ?? 5_000));
-  return factory.create(definition, channel);
+  return (options.serviceToken ? factory.use(serviceTokenMiddleware(options.serviceToken)) : factory).create(definition, channel);
+}
+
+/** A service token source for `credentials`, exchanged at auth's ServiceTokenService over `authChannel`. */
+export function serviceTokenSourceFor(authChannel: Channel, credentials: ServiceCredentials): ServiceTokenSource {
+  const issuer = createServiceClient(adminV1.ServiceTokenServiceDefinition, authChannel);
+  return new ServiceTokenSource((request) => issuer.issueServiceToken(request), credentials);
 }

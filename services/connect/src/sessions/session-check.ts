@@ -8,7 +8,7 @@
 // after it finds the route in presence and reaches this node as a
 // SessionRevocation over the push bus. Either way the connection ends.
 import { internalV1 } from '@im-mesh/contracts';
-import { createServiceClient, type AccessTokenClaims, type ServiceChannel } from '@im-mesh/platform';
+import { createServiceClient, type AccessTokenClaims, type ServiceChannel, type ServiceTokenSource } from '@im-mesh/platform';
 
 export type SessionVerdict = { kind: 'live' } | { kind: 'revoked' } | { kind: 'banned'; reason: string };
 
@@ -18,8 +18,8 @@ export type SessionCheck = (claims: AccessTokenClaims) => Promise<SessionVerdict
 /** How long one question to auth may take, in ms. */
 const CHECK_DEADLINE_MS = 3_000;
 
-export function authSessionCheck(channel: ServiceChannel): SessionCheck {
-  const client = createServiceClient(internalV1.SessionStatusServiceDefinition, channel.channel);
+export function authSessionCheck(channel: ServiceChannel, serviceToken?: ServiceTokenSource): SessionCheck {
+  const client = createServiceClient(internalV1.SessionStatusServiceDefinition, channel.channel, { serviceToken });
   return async (claims) => {
     const answer = await client.checkSession(
       { userId: claims.userId, sessionId: claims.sessionId },

@@ -157,8 +157,14 @@ export class CoreHarness {
     return createClient(messageV1.MessageServiceDefinition, this.channel(), { '*': { metadata } });
   }
 
+  /** Metadata of a connect node's internal calls: its service account's token. */
+  asConnectNode(): { metadata: ReturnType<typeof Metadata> } {
+    return { metadata: Metadata({ authorization: `Bearer ${this.auth.serviceToken('connect-node', 'service')}` }) };
+  }
+
+  /** Core's internal DeliveryService, called as a connect node calls it (with a service token). */
   delivery(): Client<typeof internalV1.DeliveryServiceDefinition> {
-    return createClient(internalV1.DeliveryServiceDefinition, this.channel());
+    return createClient(internalV1.DeliveryServiceDefinition, this.channel(), { '*': this.asConnectNode() });
   }
 
   /** Registers a live route for the device on the fake node. */
