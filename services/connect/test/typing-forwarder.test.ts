@@ -64,4 +64,23 @@ describe('TypingForwarder', () => {
     await forwarder.forward(phone, { conversationId: 'mine', typing: true });
     assert.equal(calls, 3);
   });
+  test('"stopped typing" is relayed only after "typing" was, even when core answers the first one slowly', async () => {
+    const started: boolean[] = [];
+    const finished: boolean[] = [];
+    const forwarder = new TypingForwarder(
+      {
+        relayTyping: async (request) => {
+          started.push(request.typing);
+          // The first relay is slow; without ordering, the second would overtake it.
+          await new Promise((resolve) => setTimeout(resolve, request.typing ? 50 : 0));
+          finished.push(request.typing);
+          return { devices: 1 };
+        },
+      },
+      logger,
+    );
+    await Promise.all([forwarder.forward(phone, { conversationId: 'c', typing: true }), forwarder.forward(phone, { conversationId: 'c', typing: false })]);
+    assert.deepEqual(started, [true, false]);
+    assert.deepEqual(finished, [true, false], 'core saw "typing" through before "stopped"');
+  });
 });

@@ -32,6 +32,12 @@ interface LastRelayed {
 
 export class TypingForwarder {
   private readonly relayed = new Map<string, Map<string, LastRelayed>>();
+  /**
+   * The relay in flight per device and conversation. The next one waits for it:
+   * two unary calls may be served in either order, and "stopped typing" overtaken
+   * by "typing" would leave the others seeing a typist who has stopped.
+   */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly core: TypingRelayClient,
@@ -61,8 +67,14 @@ export class TypingForwarder {
     byConversation.set(update.conversationId, { typing: update.typing, at: now });
     if (byConversation.size > TRACKED_CONVERSATIONS) byConversation.delete(byConversation.keys().next().value!);
 
+    const flightKey = `${deviceKey}\u0000${update.conversationId}`;
+    const previous = this.inFlight.get(flightKey);
+    const relay = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() =>
+      this.core.relayTyping({ userId: typist.userId, deviceId: typist.deviceId, conversationId: update.conversationId, typing: update.typing }),
+    );
+    this.inFlight.set(flightKey, relay);
     try {
-      await this.core.relayTyping({ userId: typist.userId, deviceId: typist.deviceId, conversationId: update.conversationId, typing: update.typing });
+      await relay;
     } catch (error) {
       if (error instanceof ClientError && (error.code === Status.NOT_FOUND || error.code === Status.INVALID_ARGUMENT)) {
         // Forget it, so a corrected retry is not mistaken for a repeat.
@@ -71,6 +83,8 @@ export class TypingForwarder {
         throw new AppError(code, error.details, { reason: 'TYPING_REFUSED' });
       }
       this.logger.warn({ err: error, conversationId: update.conversationId }, 'typing indicator not relayed');
+    } finally {
+      if (this.inFlight.get(flightKey) === relay) this.inFlight.delete(flightKey);
     }
   }
 }
