@@ -3,6 +3,7 @@
 // group takes no messages, a former member is told the group is not theirs, a
 // muted member waits, and while mute-all is on only the owner and admins speak.
 // Also the group's RecallAuthority: owners and admins recall others' messages.
+import { isDirectConversationId } from '../messages/direct-conversation.js';
 import { AppError } from '@im-mesh/platform';
 import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
 import type { RecallAuthority, SendAttempt, SendPolicy } from '../messages/send-policy.js';
@@ -18,6 +19,8 @@ export class GroupSendPolicy implements SendPolicy, RecallAuthority {
 
   /** Throws the refusal, if any; does nothing for conversations that are not groups. */
   async check(tx: Sql, attempt: SendAttempt): Promise<void> {
+    // Direct and system conversations are never groups: no lookup on their sends.
+    if (isDirectConversationId(attempt.conversationId) || attempt.conversationId.startsWith('sys:')) return;
     const state = await groupSendState(tx, attempt.conversationId, attempt.senderId);
     if (!state) return;
     if (state.dissolved) throw AppError.failedPrecondition('This group was dissolved; it takes no new messages.', 'GROUP_DISSOLVED');

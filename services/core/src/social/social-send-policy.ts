@@ -6,6 +6,7 @@
 //   recipient's friend is refused (STRANGER_MESSAGES_REFUSED) when the
 //   recipient does not accept messages from strangers.
 import { AppError } from '@im-mesh/platform';
+import { directPeerOf } from '../messages/direct-conversation.js';
 import type { SocialStore } from '../storage/social-store.js';
 import type { Sql } from '../storage/sql.js';
 
@@ -24,7 +25,7 @@ export class SocialSendPolicy {
     if (attempt.conversationId.startsWith('sys:')) {
       throw AppError.permissionDenied('System conversations are written by the server only.', 'SYSTEM_CONVERSATION');
     }
-    const peer = attempt.peerId ?? peerOfDirect(attempt.conversationId, attempt.senderId);
+    const peer = attempt.peerId ?? directPeerOf(attempt.conversationId, attempt.senderId);
     if (!peer) return;
     const gate = await this.store.directMessageGate(tx, attempt.senderId, peer);
     if (gate.blocked) {
@@ -39,12 +40,3 @@ export class SocialSendPolicy {
   }
 }
 
-/** The other participant of a direct conversation id "dm:<a>:<b>", or undefined for other conversations. */
-function peerOfDirect(conversationId: string, senderId: string): string | undefined {
-  const parts = conversationId.split(':');
-  if (parts.length !== 3 || parts[0] !== 'dm') return undefined;
-  const [, first, second] = parts;
-  if (first === senderId) return second;
-  if (second === senderId) return first;
-  return undefined;
-}
