@@ -20,6 +20,19 @@ export const coreConfigShape = {
   ...socialConfigShape,
   /** Offline push notices (PUSH_NOTIFIER=log|webhook, PUSH_WEBHOOK_*). */
   ...pushNotifierConfigShape,
+  /**
+   * PostgreSQL connections for client calls (sends, sync, groups...). Commits
+   * wait for the WAL flush, and PostgreSQL flushes the commits that wait
+   * together in one go, so more connections in flight means more messages per
+   * flush, up to what the server's cores can run.
+   */
+  CORE_DATABASE_POOL_SIZE: env.int(20, 1, 500),
+  /**
+   * A separate, smaller pool for the work that drains the system: the outbox
+   * relay, delivery reports and typing relays. Client calls queueing for the
+   * main pool under load never hold back pushes and acks.
+   */
+  CORE_INTERNAL_DATABASE_POOL_SIZE: env.int(4, 2, 100),
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
   /**

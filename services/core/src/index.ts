@@ -1,6 +1,7 @@
 // @im-mesh/core: messages, per-conversation seq, the outbox relay, sync and
 // receipts. `startCoreService` is the composition root the all-in-one and
 // main.ts share; which presence registry and push bus run is their choice.
+import type { DataSource } from 'typeorm';
 import {
   AccessTokenVerifier,
   authorizeCalls,
@@ -87,16 +88,34 @@ export interface CoreServiceOptions {
 export async function startCoreService(options: CoreServiceOptions): Promise<RunningService> {
   const { config, presence, bus } = options;
   const logger = options.logger.child({ component: 'core' });
-  const database = await openDatabase({ url: options.databaseUrl, schema: 'core', migrations: coreMigrations, logger });
+  const database = await openDatabase({
+    url: options.databaseUrl,
+    schema: 'core',
+    migrations: coreMigrations,
+    logger,
+    poolSize: config.CORE_DATABASE_POOL_SIZE,
+  });
+  let internalDatabase: DataSource | undefined;
   const auth = openChannel(config.AUTH_ADDRESS);
   let filesAndSocial: FilesAndSocial | undefined;
   const cleanup = async () => {
     await filesAndSocial?.close();
     auth.close();
+    await internalDatabase?.destroy();
     await database.destroy();
   };
 
   try {
+    // Bulkheads: the relay, delivery reports and typing get their own connections.
+    internalDatabase = await openDatabase({
+      url: options.databaseUrl,
+      schema: 'core',
+      migrations: [],
+      runMigrations: false,
+      logger,
+      poolSize: config.CORE_INTERNAL_DATABASE_POOL_SIZE,
+      applicationName: 'im-core-internal',
+    });
     const verifier = new AccessTokenVerifier({
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
@@ -112,7 +131,8 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     const messageStore = new MessageStore(database);
     const conversationStore = new ConversationStore(database);
     const messageStateStore = new MessageStateStore(database);
-    const outboxStore = new OutboxStore(database);
+    const outboxStore = new OutboxStore(internalDatabase);
+    const internalConversationStore = new ConversationStore(internalDatabase);
     const metrics = createServiceRegistry('core');
     const coreMetrics = createCoreMetrics(metrics, () => outboxStore.stats());
     registerPushBusMetrics(metrics, bus);
@@ -202,12 +222,12 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     server.addWith(
       authorizeCalls(verifier, { ReportDelivered: 'internal.call' }),
       internalV1.DeliveryServiceDefinition,
-      deliveryService(new DeliveryReceipts(conversationStore, pusher, logger)),
+      deliveryService(new DeliveryReceipts(internalConversationStore, pusher, logger)),
     );
     server.addWith(
       authorizeCalls(verifier, { RelayTyping: 'internal.call' }),
       internalV1.TypingServiceDefinition,
-      typingService(new TypingRelay(conversationStore, pusher)),
+      typingService(new TypingRelay(internalConversationStore, pusher)),
     );
     server.addWith(
       authorizeCalls(verifier, MESSAGE_ADMIN_PERMISSIONS),

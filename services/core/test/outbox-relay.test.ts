@@ -1,13 +1,15 @@
 // The outbox relay: rows leave the outbox only after the bus took the push, a
 // failing bus keeps them and retries with per-conversation order intact, a row
 // held by another instance holds back only its own conversation, and a NOTIFY
-// from elsewhere wakes the relay without waiting for the poll.
+// from elsewhere wakes the relay without waiting for the poll. Sends announce
+// themselves to other instances after their commit, coalesced.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { messageV1 } from '@im-mesh/contracts';
-import { MemoryPushBus, uuidv7, type PushBus, type PushHandler, type PushMessage } from '@im-mesh/platform';
+import { createLogger, MemoryPushBus, uuidv7, type PushBus, type PushHandler, type PushMessage } from '@im-mesh/platform';
+import { OutboxListener } from '../src/outbox/outbox-listener.js';
 import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
 
 /** A bus that can be switched to fail every publish, like a broker that is down. */
@@ -228,5 +230,38 @@ describe('outbox relay wake-up', () => {
     }
     await eventually('pushed after the NOTIFY', () => h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === messageId), 3_000);
     console.log(`pushed ${Date.now() - started} ms after the other instance committed`);
+  });
+
+  test('sends committed here wake the other instances after their commit', async () => {
+    let heard = 0;
+    const otherInstance = new OutboxListener(h.db.url, 'core_outbox', () => (heard += 1), createLogger({ service: 'test', level: 'silent' }));
+    await otherInstance.start();
+    try {
+      const alice = h.messagesAs(h.alice, 'alice-phone');
+      const sends = 40;
+      await Promise.all(
+        Array.from({ length: sends }, (_, i) => alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text(`burst ${i}`) })),
+      );
+      await eventually('the other instance heard of the commits', () => heard >= 1, 3_000);
+    } finally {
+      await otherInstance.stop();
+    }
+  });
+
+  test("an instance's own NOTIFY wakes the others, not itself", async () => {
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    let selfWakes = 0;
+    let otherWakes = 0;
+    const self = new OutboxListener(h.db.url, 'core_outbox', () => (selfWakes += 1), logger);
+    const other = new OutboxListener(h.db.url, 'core_outbox', () => (otherWakes += 1), logger);
+    await Promise.all([self.start(), other.start()]);
+    try {
+      await self.notifyOthers();
+      await eventually('the other listener woke', () => otherWakes >= 1, 3_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(selfWakes, 0);
+    } finally {
+      await Promise.all([self.stop(), other.stop()]);
+    }
   });
 });

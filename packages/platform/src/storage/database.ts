@@ -21,6 +21,13 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** PostgreSQL ends a session idle inside a transaction this long. 60 s by default; 0 for none. */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * Run the migrations at open. True by default; false for a second pool of a
+   * service whose main pool already migrated (a bulkhead for one kind of work).
+   */
+  runMigrations?: boolean;
+  /** Shown in pg_stat_activity; `im-<schema>` by default. */
+  applicationName?: string;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -63,11 +70,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
         `-c statement_timeout=${statementTimeoutMs}`,
         `-c idle_in_transaction_session_timeout=${idleInTransactionTimeoutMs}`,
       ].join(' '),
-      application_name: `im-${options.schema}`,
+      application_name: options.applicationName ?? `im-${options.schema}`,
     },
   });
   await dataSource.initialize();
-  await runMigrationsExclusively(dataSource, options.schema, options.logger);
+  if (options.runMigrations ?? true) await runMigrationsExclusively(dataSource, options.schema, options.logger);
   return dataSource;
 }
 

@@ -4,6 +4,13 @@
 // with backoff and wakes the relay once, since notifications may have been
 // missed meanwhile; polling covers the gap.
 //
+// The same connection also announces this instance's commits to the others
+// (notifyOthers): a NOTIFY sent after the commit, in a transaction of its own,
+// instead of inside every send transaction, where PostgreSQL would serialize
+// the commits of all senders on its notification queue lock. Its own
+// notifications come back to it and are ignored (the relay here was woken
+// in-process already).
+//
 // Only the newest client counts: a broken client can still report 'error' and
 // 'end' late, while its successor is connecting. Those events are stale; acting
 // on them would schedule a second reconnect and leak the successor's connection.
@@ -20,6 +27,8 @@ export interface OutboxListenerOptions {
 export class OutboxListener {
   /** The newest client, connecting or listening; undefined while waiting to reconnect or stopped. */
   private current: pg.Client | undefined;
+  /** The current client has connected and runs LISTEN. */
+  private listening = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
@@ -58,15 +67,34 @@ export class OutboxListener {
     this.reconnectTimer = undefined;
     const client = this.current;
     this.current = undefined;
+    this.listening = false;
     // Ending a connection that already broke can reject; it is gone either way.
     await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * Tells the other instances' relays that rows were committed. Resolves once
+   * PostgreSQL took the NOTIFY, or at once while the connection is down (their
+   * poll covers it then); never rejects.
+   */
+  async notifyOthers(): Promise<void> {
+    const client = this.current;
+    if (!client || !this.listening) return;
+    try {
+      await client.query(`NOTIFY ${this.channel}`);
+    } catch {
+      // The connection broke: its 'error' or 'end' starts the reconnect.
+    }
   }
 
   private async connect(): Promise<void> {
     const client = this.newClient();
     this.current = client;
+    this.listening = false;
     client.on('notification', (message) => {
-      if (client === this.current && message.channel === this.channel) this.onNotify();
+      if (client !== this.current || message.channel !== this.channel) return;
+      if (message.processId === ownBackend(client)) return;
+      this.onNotify();
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client, undefined));
@@ -82,6 +110,7 @@ export class OutboxListener {
       await client.end().catch(() => undefined);
       return;
     }
+    this.listening = true;
     if (this.failures > 0) {
       this.logger.info({ channel: this.channel }, 'outbox listener reconnected');
       this.onNotify();
@@ -97,6 +126,7 @@ export class OutboxListener {
     // anything after stop: the reconnect, if any, is already in hand.
     if (this.stopped || client !== this.current) return;
     this.current = undefined;
+    this.listening = false;
     this.failures += 1;
     const delay = Math.min(30_000, this.retryBaseMs * 2 ** Math.min(this.failures - 1, 6));
     this.logger.warn({ err: error, retryInMs: delay }, 'outbox listener lost its connection; relying on polling until it is back');
@@ -106,4 +136,9 @@ export class OutboxListener {
     }, delay);
     this.reconnectTimer.unref();
   }
+}
+
+/** The backend process id of a connected pg.Client (pg sets it on connect; not in its types). */
+function ownBackend(client: pg.Client): number | undefined {
+  return (client as unknown as { processID?: number }).processID;
 }

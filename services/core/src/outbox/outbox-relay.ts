@@ -11,8 +11,13 @@
 // abandoned so the rest of its conversation can flow. The message stays stored
 // and reaches every device by sync; requeue-dead.ts pushes it again.
 //
-// Woken in-process after each send, by LISTEN/NOTIFY for sends of other
-// instances, and by a poll timer as the backstop.
+// Woken in-process after each commit of this instance (wake), by LISTEN/NOTIFY
+// for commits of other instances, and by a poll timer as the backstop. wake()
+// also tells the other instances, with one NOTIFY after the commit: at most one
+// in flight, and the wakes that arrive meanwhile share the next one, so a burst
+// of sends costs a few NOTIFYs, not one per send. A crash between a commit and
+// its NOTIFY delays the other instances' pass until their poll; this instance
+// was woken in-process anyway.
 import type { DeviceRoute, Logger } from '@im-mesh/platform';
 import type { connectV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
@@ -20,6 +25,7 @@ import { toMessage } from '../messages/message-view.js';
 import type { Pusher } from '../push/pusher.js';
 import { OUTBOX_CHANNEL, type MessageRow } from '../storage/message-store.js';
 import { seesSeq, type ClaimedBatch, type OutboxRow, type OutboxStore } from '../storage/outbox-store.js';
+import { CoalescedCall } from './coalesced-call.js';
 import { OutboxListener } from './outbox-listener.js';
 import { retryDelayMs } from './retry-backoff.js';
 import { crashPoint } from '../faults/crash-point.js';
@@ -70,24 +76,38 @@ export class OutboxRelay {
   private pollTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDueAt = 0;
+  /** The NOTIFY that wakes the other instances, one in flight at most. */
+  private readonly announce: CoalescedCall;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 200;
     this.maxAttempts = options.maxAttempts ?? 20;
-    this.listener = new OutboxListener(options.databaseUrl, OUTBOX_CHANNEL, () => this.wake(), options.logger);
+    this.listener = new OutboxListener(options.databaseUrl, OUTBOX_CHANNEL, () => this.requestPass(), options.logger);
+    this.announce = new CoalescedCall(() => this.listener.notifyOthers());
   }
 
   /** Starts listening and polling, and drains whatever an earlier run left behind. */
   async start(): Promise<void> {
     this.stopped = false;
     await this.listener.start();
-    this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.pollTimer = setInterval(() => this.requestPass(), this.options.pollIntervalMs);
     this.pollTimer.unref();
-    this.wake();
+    this.requestPass();
+  }
+
+  /**
+   * Outbox rows were just committed here: relay them now, and wake the other
+   * instances' relays (one coalesced NOTIFY), which may hold earlier rows of
+   * the same conversations.
+   */
+  wake(): void {
+    if (this.stopped) return;
+    this.requestPass();
+    this.announce.request();
   }
 
   /** Asks for a pass over the due rows; calls during a pass coalesce into one more pass. */
-  wake(): void {
+  private requestPass(): void {
     if (this.stopped) return;
     this.wakeRequested = true;
     this.running ??= this.drain().finally(() => {
@@ -133,7 +153,7 @@ export class OutboxRelay {
     this.retryDueAt = dueAt;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.wake();
+      this.requestPass();
       // A little slack: the row's due time was computed by the database clock.
     }, delayMs + 10);
     this.retryTimer.unref();

@@ -3,7 +3,6 @@
 // events are written to. The only code that touches user_profiles,
 // friendships, friend_requests and blocks.
 import type { DataSource } from 'typeorm';
-import { OUTBOX_CHANNEL } from './message-store.js';
 import { inTransaction, withConnection, type Sql } from './sql.js';
 
 export const REQUEST_PENDING = 1;
@@ -288,7 +287,7 @@ export function systemConversationId(userId: string): string {
 /**
  * Inside `tx`: appends one server-written message to `userId`'s system
  * conversation (created on first use, with the user as its only member), with
- * its outbox row and the NOTIFY that wakes the relay at commit: the same
+ * its outbox row (the caller wakes the relay after the commit): the same
  * delivery path as any message, so pushes and sync both carry it.
  * `actorId` (the user whose action caused the event) is the message's sender.
  */
@@ -310,7 +309,7 @@ export async function appendSystemMessage(
        INSERT INTO outbox (message_id, conversation_id, seq, created_at)
        SELECT id, $1, seq, clock_timestamp() FROM message
      )
-     SELECT message.seq, pg_notify('${OUTBOX_CHANNEL}', '') AS notified FROM message`,
+     SELECT message.seq FROM message`,
     // The client_msg_id of a server-written message only has to be unique per sender.
     [conversationId, event.messageId, event.actorId, Buffer.from(event.content), `system:${event.messageId}`],
   );
