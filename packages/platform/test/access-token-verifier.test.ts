@@ -232,3 +232,171 @@ describe('AccessTokenVerifier key set refresh', () => {
     assert.equal(fetches, afterClose, 'the closed verifier kept refreshing');
   });
 });
+
+// The cache of successful verifications. "Skipped the signature check" is
+// observed by spying on jwt.verify (the verifier calls it through the same
+// module object); the clock is node:test's mocked Date, which jsonwebtoken
+// reads too, so cached and fresh verification see the same time.
+describe('AccessTokenVerifier cache of verified tokens', () => {
+  const REJECTED = 'The access token is invalid or expired. Log in again or refresh the token.';
+
+  function caching(options: { keys?: () => JsonWebKeySet; cacheSize?: number; leewaySeconds?: number; refreshIntervalMs?: number } = {}) {
+    return new AccessTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      cacheSize: options.cacheSize,
+      leewaySeconds: options.leewaySeconds,
+      refreshIntervalMs: options.refreshIntervalMs,
+      source: async () => (options.keys ?? (() => ({ keys: [jwkOf(signing.publicKey, 'key-1')] })))(),
+    });
+  }
+
+  function serviceToken(payload: Record<string, unknown> = {}): string {
+    return jwt.sign(
+      { sub: 'svc-core', role: 'service', iss: ISSUER, aud: AUDIENCE, iat: now(), exp: now() + 300, ...payload },
+      signing.privateKey,
+      { algorithm: 'RS256', header: { alg: 'RS256', typ: 'service+jwt', kid: 'key-1' } },
+    );
+  }
+
+  /** The error a verifier that never saw the token gives for it. */
+  async function freshRefusal(tokenText: string, leewaySeconds?: number): Promise<AppError> {
+    const fresh = caching({ leewaySeconds });
+    try {
+      await fresh.verify(tokenText);
+    } catch (error) {
+      assert.ok(error instanceof AppError);
+      return error;
+    } finally {
+      fresh.close();
+    }
+    assert.fail('a fresh verifier accepted the token');
+  }
+
+  test('the same token again skips the signature check; the claims handed out are copies', async (t) => {
+    const verifies = t.mock.method(jwt, 'verify');
+    const verifier = caching();
+    const tokenText = token();
+    const first = await verifier.verify(tokenText);
+    first.userId = 'user-mallory';
+    const second = await verifier.verify(tokenText);
+    assert.equal(verifies.mock.callCount(), 1, 'the second verify checked the signature again');
+    assert.equal(second.userId, 'user-alice', 'a caller changing its claims changed the cached ones');
+    assert.deepEqual(second, { ...first, userId: 'user-alice' });
+    verifier.close();
+  });
+
+  test('a cached token stops verifying once its kid is withdrawn or re-bound to another key; an unchanged key keeps the cache', async (t) => {
+    const verifies = t.mock.method(jwt, 'verify');
+    let keys = [jwkOf(signing.publicKey, 'key-1')];
+    const verifier = caching({ keys: () => ({ keys }), refreshIntervalMs: 40 });
+    const tokenText = token();
+    await verifier.verify(tokenText);
+    await pause(120); // periodic refreshes that list the same key
+    await verifier.verify(tokenText);
+    assert.equal(verifies.mock.callCount(), 1, 'a refresh listing the same key emptied the cache');
+
+    keys = [];
+    await pause(120);
+    await assertRefused(verifier, tokenText, 'a cached token whose kid was withdrawn');
+
+    keys = [jwkOf(signing.publicKey, 'key-1')];
+    await pause(120);
+    await verifier.verify(tokenText);
+    keys = [jwkOf(stranger.publicKey, 'key-1')];
+    await pause(120);
+    await assertRefused(verifier, tokenText, 'a cached token whose kid now names another key');
+    verifier.close();
+  });
+
+  test('a cached token is refused from exp + leeway on, exactly as a fresh verifier refuses it', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2030, 0, 1) });
+    const verifies = t.mock.method(jwt, 'verify');
+    const verifier = caching(); // leeway 5 s
+    const tokenText = token({ payload: { exp: now() + 60 } });
+    await verifier.verify(tokenText);
+
+    t.mock.timers.tick(64_000); // exp + 4 s: within the leeway
+    assert.equal((await verifier.verify(tokenText)).userId, 'user-alice');
+    assert.equal(verifies.mock.callCount(), 1);
+
+    t.mock.timers.tick(1_000); // exp + 5 s: jwt.verify's own bound
+    const expected = await freshRefusal(tokenText);
+    await assert.rejects(verifier.verify(tokenText), (error: unknown) => {
+      assert.ok(error instanceof AppError);
+      assert.equal(error.code, ErrorCode.Unauthenticated);
+      assert.equal(error.message, REJECTED);
+      assert.equal(error.reason, expected.reason);
+      return true;
+    });
+    // And it stays refused: the stale entry was dropped, nothing was re-cached.
+    await assertRefused(verifier, tokenText, 'expired, asked again');
+    verifier.close();
+  });
+
+  test('with leeway 0 a cached token is refused at exp', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2030, 0, 1) });
+    const verifier = caching({ leewaySeconds: 0 });
+    const tokenText = token({ payload: { exp: now() + 2 } });
+    await verifier.verify(tokenText);
+    t.mock.timers.tick(1_999);
+    await verifier.verify(tokenText);
+    t.mock.timers.tick(1);
+    await assertRefused(verifier, tokenText, 'cached, at exp with leeway 0');
+    verifier.close();
+  });
+
+  test('a refusal is not cached: a token not valid yet is accepted once its nbf comes', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2030, 0, 1) });
+    const verifier = caching();
+    const tokenText = token({ payload: { nbf: now() + 60 } });
+    await assertRefused(verifier, tokenText, 'nbf in the future');
+    await assertRefused(verifier, tokenText, 'nbf in the future, asked again');
+    t.mock.timers.tick(55_000); // nbf - leeway
+    assert.equal((await verifier.verify(tokenText)).userId, 'user-alice');
+    verifier.close();
+  });
+
+  test('a service token cached by verifyServiceToken is still refused by verify, and the other way round', async () => {
+    const verifier = caching();
+    const service = serviceToken();
+    assert.equal((await verifier.verifyServiceToken(service)).clientId, 'svc-core');
+    assert.equal((await verifier.verifyServiceToken(service)).role, 'service');
+    await assertRefused(verifier, service, 'a cached service token presented as an access token');
+
+    const access = token();
+    await verifier.verify(access);
+    await assert.rejects(verifier.verifyServiceToken(access), (error: unknown) => {
+      assert.ok(error instanceof AppError);
+      assert.equal(error.code, ErrorCode.Unauthenticated);
+      assert.equal(error.message, REJECTED);
+      return true;
+    });
+    verifier.close();
+  });
+
+  test('the cache holds cacheSize tokens, evicting the least recently used; 0 turns it off', async (t) => {
+    const verifies = t.mock.method(jwt, 'verify');
+    const verifier = caching({ cacheSize: 2 });
+    const a = token({ payload: { sid: 'session-a' } });
+    const b = token({ payload: { sid: 'session-b' } });
+    const c = token({ payload: { sid: 'session-c' } });
+    await verifier.verify(a);
+    await verifier.verify(b);
+    await verifier.verify(a); // a is now the most recently used
+    await verifier.verify(c); // evicts b
+    assert.equal(verifies.mock.callCount(), 3);
+    await verifier.verify(a);
+    await verifier.verify(c);
+    assert.equal(verifies.mock.callCount(), 3, 'a or c was evicted instead of b');
+    assert.equal((await verifier.verify(b)).sessionId, 'session-b');
+    assert.equal(verifies.mock.callCount(), 4, 'b was not evicted');
+    verifier.close();
+
+    const uncached = caching({ cacheSize: 0 });
+    await uncached.verify(a);
+    await uncached.verify(a);
+    assert.equal(verifies.mock.callCount(), 6, 'cacheSize 0 still cached');
+    uncached.close();
+  });
+});

@@ -8,6 +8,11 @@
 // access token ("at+jwt": sub = user, sid = session, did = device) and a service
 // token ("service+jwt": sub = service account, role), so neither can stand in
 // for the other.
+//
+// Every call is verified by the edge and again by the service behind it, so the
+// verifier remembers successful verifications for a while (see `cacheSize`): a
+// token string seen before skips the RSA signature check, but never the expiry,
+// and never outlives the key that signed it.
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AppError } from '../errors/app-error.js';
@@ -61,6 +66,32 @@ export interface AccessTokenVerifierOptions extends TokenAudience {
    * verifying. 5 minutes by default.
    */
   refreshIntervalMs?: number;
+  /**
+   * How many successfully verified tokens to remember, least recently used out
+   * first; 0 turns the cache off. 10,000 by default: about 10 MB at most, mostly
+   * the token strings themselves (under 1 KB each).
+   */
+  cacheSize?: number;
+}
+
+/**
+ * A token that verified, under which key and until when. `key` is the very
+ * KeyObject that checked the signature: `refresh` keeps the object of a key that
+ * is still listed unchanged, so "still the same object under that kid" means
+ * "auth still lists this key".
+ */
+type CachedVerification = {
+  kid: string;
+  key: KeyObject;
+  /** Unix seconds; the bounds jsonwebtoken applies, leeway included. */
+  validFrom: number;
+  validUntil: number;
+} & ({ type: typeof ACCESS_TOKEN_TYPE; claims: AccessTokenClaims } | { type: typeof SERVICE_TOKEN_TYPE; claims: ServiceTokenClaims });
+
+interface SignedToken {
+  payload: jwt.JwtPayload;
+  kid: string;
+  key: KeyObject;
 }
 
 const REJECTED = 'The access token is invalid or expired. Log in again or refresh the token.';
@@ -72,6 +103,8 @@ export class AccessTokenVerifier {
   private inflight: Promise<void> | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Keyed by the exact token string; Map order is the LRU order (a hit is moved to the end). */
+  private readonly verified = new Map<string, CachedVerification>();
 
   constructor(private readonly options: AccessTokenVerifierOptions) {}
 
@@ -88,12 +121,19 @@ export class AccessTokenVerifier {
    * when the token's key cannot be looked up because the key service is down.
    */
   async verify(token: string): Promise<AccessTokenClaims> {
-    const payload = await this.verifySigned(token, ACCESS_TOKEN_TYPE);
-    const { sub, sid, did, exp } = payload as jwt.JwtPayload & { sid?: unknown; did?: unknown };
+    // The type is checked on the entry, so a service token remembered by
+    // verifyServiceToken goes the full way here and is refused by its typ.
+    const hit = this.cached(token);
+    if (hit?.type === ACCESS_TOKEN_TYPE) return { ...hit.claims };
+    const signed = await this.verifySigned(token, ACCESS_TOKEN_TYPE);
+    const { sub, sid, did, exp } = signed.payload as jwt.JwtPayload & { sid?: unknown; did?: unknown };
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof did !== 'string' || typeof exp !== 'number') {
       throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
     }
-    return { userId: sub, sessionId: sid, deviceId: did, expiresAt: exp };
+    const claims: AccessTokenClaims = { userId: sub, sessionId: sid, deviceId: did, expiresAt: exp };
+    this.remember(token, { type: ACCESS_TOKEN_TYPE, claims, ...this.validity(signed, exp) });
+    // A copy, so a caller that changes its claims cannot change the cached ones.
+    return { ...claims };
   }
 
   /**
@@ -102,15 +142,67 @@ export class AccessTokenVerifier {
    * token by `verify`.
    */
   async verifyServiceToken(token: string): Promise<ServiceTokenClaims> {
-    const payload = await this.verifySigned(token, SERVICE_TOKEN_TYPE);
-    const { sub, role, exp } = payload as jwt.JwtPayload & { role?: unknown };
+    const hit = this.cached(token);
+    if (hit?.type === SERVICE_TOKEN_TYPE) return { ...hit.claims };
+    const signed = await this.verifySigned(token, SERVICE_TOKEN_TYPE);
+    const { sub, role, exp } = signed.payload as jwt.JwtPayload & { role?: unknown };
     if (typeof sub !== 'string' || typeof exp !== 'number' || !SERVICE_ROLES.includes(role as ServiceRole)) {
       throw AppError.unauthenticated(REJECTED, 'TOKEN_CLAIMS');
     }
-    return { clientId: sub, role: role as ServiceRole, expiresAt: exp };
+    const claims: ServiceTokenClaims = { clientId: sub, role: role as ServiceRole, expiresAt: exp };
+    this.remember(token, { type: SERVICE_TOKEN_TYPE, claims, ...this.validity(signed, exp) });
+    return { ...claims };
   }
 
-  private async verifySigned(token: string, type: string): Promise<jwt.JwtPayload> {
+  /**
+   * The remembered verification of `token` if it still holds: its key is still in
+   * the set and the clock is within the bounds jwt.verify would apply. A stale
+   * entry is dropped and the caller verifies in full, so a stale token is refused
+   * exactly as if it had never been cached (same error, same work).
+   */
+  private cached(token: string): CachedVerification | undefined {
+    const entry = this.verified.get(token);
+    if (!entry) return undefined;
+    // The same clock and rounding as jsonwebtoken's exp/nbf checks.
+    const now = Math.floor(Date.now() / 1000);
+    if (this.keys.get(entry.kid) !== entry.key || now >= entry.validUntil || now < entry.validFrom) {
+      this.verified.delete(token);
+      return undefined;
+    }
+    this.verified.delete(token);
+    this.verified.set(token, entry);
+    return entry;
+  }
+
+  private remember(token: string, entry: CachedVerification): void {
+    const size = this.options.cacheSize ?? 10_000;
+    if (size <= 0) return;
+    this.verified.delete(token);
+    while (this.verified.size >= size) {
+      const oldest = this.verified.keys().next();
+      if (oldest.done) break;
+      this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, entry);
+  }
+
+  private validity(signed: SignedToken, exp: number): Pick<CachedVerification, 'kid' | 'key' | 'validFrom' | 'validUntil'> {
+    const leeway = this.leewaySeconds();
+    const { nbf } = signed.payload;
+    return {
+      kid: signed.kid,
+      key: signed.key,
+      // jsonwebtoken refuses when nbf > now + leeway and when now >= exp + leeway.
+      validFrom: typeof nbf === 'number' ? nbf - leeway : Number.NEGATIVE_INFINITY,
+      validUntil: exp + leeway,
+    };
+  }
+
+  private leewaySeconds(): number {
+    return this.options.leewaySeconds ?? 5;
+  }
+
+  private async verifySigned(token: string, type: string): Promise<SignedToken> {
     const decoded = jwt.decode(token, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') throw AppError.unauthenticated(REJECTED, 'TOKEN_MALFORMED');
     const { header } = decoded;
@@ -125,12 +217,12 @@ export class AccessTokenVerifier {
         algorithms: [ACCESS_TOKEN_ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.audience,
-        clockTolerance: this.options.leewaySeconds ?? 5,
+        clockTolerance: this.leewaySeconds(),
       }) as jwt.JwtPayload;
     } catch {
       throw AppError.unauthenticated(REJECTED, 'TOKEN_REJECTED');
     }
-    return payload;
+    return { payload, kid: header.kid, key };
   }
 
   private async keyFor(kid: string): Promise<KeyObject | undefined> {
@@ -166,7 +258,11 @@ export class AccessTokenVerifier {
         const keys = new Map<string, KeyObject>();
         for (const jwk of set.keys) {
           if (!jwk.kid || jwk.kty !== 'RSA' || (jwk.alg && jwk.alg !== ACCESS_TOKEN_ALGORITHM)) continue;
-          keys.set(jwk.kid, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
+          const fresh = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+          const known = this.keys.get(jwk.kid);
+          // The same object for an unchanged key keeps the tokens it verified
+          // cached; a new key under an old kid invalidates them (see `cached`).
+          keys.set(jwk.kid, known?.equals(fresh) ? known : fresh);
         }
         // Replaced, not merged: a key auth no longer lists stops verifying.
         this.keys = keys;
