@@ -33,10 +33,24 @@ export interface ReceiverSpec {
   url: string;
 }
 
-/** One sending device and where it sends. */
-export interface SenderSpec {
+/** One sending device and where it sends: a direct message to a user, or into a group. */
+export type SenderSpec = DirectSender | GroupSender;
+
+export interface DirectSender {
   accessToken: string;
   toUserId: string;
+}
+
+export interface GroupSender {
+  accessToken: string;
+  /** The group's id, which is also its conversation's id. */
+  groupId: string;
+  /**
+   * The receiver that is this same device (a member both sends and receives):
+   * the server pushes a message to every member device but the one that sent it,
+   * so the loss check must not expect this device to get its own sends.
+   */
+  receiverId: number;
 }
 
 export type SendPlan =
@@ -49,7 +63,14 @@ export type SendPlan =
 
 export type WorkerCommand =
   | { type: 'init'; edgeUrl: string; localAddress: string }
-  | { type: 'open'; receivers: ReceiverSpec[]; concurrency: number }
+  /**
+   * Opens the receivers. With `syncAfterOpen` each then asks SyncConversations
+   * for its conversations' last seqs and takes everything up to them as held, as
+   * a client does on connecting: a conversation whose history (a group's events)
+   * came before the connection then acks from there instead of waiting for seqs
+   * that will never be pushed.
+   */
+  | { type: 'open'; receivers: ReceiverSpec[]; concurrency: number; syncAfterOpen?: boolean }
   | { type: 'send'; senders: SenderSpec[]; plan: SendPlan }
   /** Cuts every connection at once (no close handshake), as a network drop does. */
   | { type: 'drop' }
@@ -73,8 +94,10 @@ export interface SendResult {
   errors: string[];
   /** Acked sends per conversation id (the recipients must show exactly these). */
   ackedPerConversation: Record<string, number>;
-  /** Which user each conversation sends to. */
+  /** Which user each direct conversation sends to (group conversations: every member). */
   recipientOf: Record<string, string>;
+  /** Acked group sends per sending receiver id (GroupSender.receiverId) and conversation id: never pushed back to that device. */
+  ackedFromReceiver: Record<number, Record<string, number>>;
 }
 
 export interface ReconnectResult {
@@ -90,8 +113,14 @@ export interface ReconnectResult {
 }
 
 export interface CollectResult {
-  /** Unique messages received per receiver id and conversation. */
+  /** Unique bench messages received per receiver id and conversation. */
   received: Record<number, Record<string, number>>;
+  /**
+   * Pushed messages that are not bench sends, so not in `received` nor timed:
+   * group events (a regenerated group picture, a setup change the receiver's
+   * sync had not covered yet).
+   */
+  otherMessages: number;
   /** Frames whose (conversation, seq) this connection had already received. */
   duplicates: number;
   /** Frames that arrived with a seq lower than one already received (out of order). */

@@ -36,7 +36,7 @@ const sink: ReceiverSink = {
   series: new PerSecondSeries(),
   latency: new LatencyHistogram(),
   timing: true,
-  counters: { deliveries: 0, duplicates: 0, reordered: 0, goAways: 0, unexpectedCloses: 0 },
+  counters: { deliveries: 0, otherMessages: 0, duplicates: 0, reordered: 0, goAways: 0, unexpectedCloses: 0 },
 };
 const sendTotals = { ok: 0, failed: 0 };
 
@@ -67,19 +67,27 @@ const tickTimer = setInterval(() => {
 }, 1_000);
 
 async function send(senders: SenderSpec[], plan: SendPlan): Promise<SendResult> {
-  const result: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
+  const result: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {}, ackedFromReceiver: {} };
   const client = messages!;
   const sendOne = async (sender: SenderSpec): Promise<void> => {
+    const target: messageV1.SendMessageRequest['target'] =
+      'groupId' in sender ? { $case: 'conversationId', value: sender.groupId } : { $case: 'toUserId', value: sender.toUserId };
     const sentAtNs = monotonicNs();
     try {
       const response = await client.sendMessage(
-        { target: { $case: 'toUserId', value: sender.toUserId }, clientMsgId: randomUUID(), content: { body: { $case: 'text', value: { text: benchText(sentAtNs), mentionUserIds: [] } } } },
+        { target, clientMsgId: randomUUID(), content: { body: { $case: 'text', value: { text: benchText(sentAtNs), mentionUserIds: [] } } } },
         { metadata: bearer(sender.accessToken), signal: AbortSignal.timeout(30_000) },
       );
       result.ok += 1;
       sendTotals.ok += 1;
-      result.ackedPerConversation[response.conversationId] = (result.ackedPerConversation[response.conversationId] ?? 0) + 1;
-      result.recipientOf[response.conversationId] = sender.toUserId;
+      const conversationId = response.conversationId;
+      result.ackedPerConversation[conversationId] = (result.ackedPerConversation[conversationId] ?? 0) + 1;
+      if ('groupId' in sender) {
+        const own = (result.ackedFromReceiver[sender.receiverId] ??= {});
+        own[conversationId] = (own[conversationId] ?? 0) + 1;
+      } else {
+        result.recipientOf[conversationId] = sender.toUserId;
+      }
       sink.series.at(Number(monotonicNs() / 1_000_000_000n)).sendsAcked += 1;
     } catch (error) {
       result.failed += 1;
@@ -145,6 +153,19 @@ async function send(senders: SenderSpec[], plan: SendPlan): Promise<SendResult> 
   return result;
 }
 
+/** The last seq of every conversation of the receiver's user (SyncConversations, every page). */
+async function lastSeqsOf(receiver: Receiver): Promise<Map<string, number>> {
+  const metadata = bearer(receiver.spec.accessToken);
+  const lastSeqs = new Map<string, number>();
+  let pageToken = '';
+  do {
+    const page = await messages!.syncConversations({ pageSize: 500, pageToken }, { metadata, signal: AbortSignal.timeout(30_000) });
+    for (const conversation of page.conversations) lastSeqs.set(conversation.conversationId, Number(conversation.lastSeq));
+    pageToken = page.nextPageToken;
+  } while (pageToken !== '');
+  return lastSeqs;
+}
+
 /** Reconnects one receiver and pulls what it missed until it holds every message of every conversation. */
 async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResult): Promise<bigint | undefined> {
   const client = messages!;
@@ -154,13 +175,7 @@ async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResu
     try {
       if (!receiver.connected) await receiver.open();
       // Subscribed first (above), then sync: a push that lands meanwhile is deduped by seq.
-      const lastSeqs = new Map<string, number>();
-      let pageToken = '';
-      do {
-        const page = await client.syncConversations({ pageSize: 500, pageToken }, { metadata, signal: AbortSignal.timeout(30_000) });
-        for (const conversation of page.conversations) lastSeqs.set(conversation.conversationId, Number(conversation.lastSeq));
-        pageToken = page.nextPageToken;
-      } while (pageToken !== '');
+      const lastSeqs = await lastSeqsOf(receiver);
       for (const [conversationId, lastSeq] of lastSeqs) {
         let after = receiver.contiguousOf(conversationId);
         while (after < lastSeq) {
@@ -211,6 +226,7 @@ function collect(): CollectResult {
   for (const receiver of receivers) received[receiver.spec.id] = receiver.receivedCounts();
   return {
     received,
+    otherMessages: sink.counters.otherMessages,
     duplicates: sink.counters.duplicates,
     reordered: sink.counters.reordered,
     goAways: sink.counters.goAways,
@@ -237,6 +253,8 @@ async function handle(command: WorkerCommand): Promise<void> {
       await mapLimited(fresh, command.concurrency, async (receiver) => {
         try {
           await receiver.open();
+          // Subscribed first (above), then sync: a push that lands meanwhile is deduped by seq.
+          if (command.syncAfterOpen === true) for (const [conversationId, lastSeq] of await lastSeqsOf(receiver)) receiver.markSynced(conversationId, lastSeq);
         } catch (error) {
           failed += 1;
           if (errors.length < 5) errors.push((error as Error).message);

@@ -10,13 +10,16 @@ import type { WorkerPool } from './worker-pool.js';
 /** Histogram bins of the chart, in ms (log-spaced). */
 export const HISTOGRAM_EDGES_MS = [0, 0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000];
 
-/** Opens every receiver (split over the workers); throws if any failed, with the first errors. */
-export async function openReceivers(context: ScenarioContext, pool: WorkerPool, receivers: ReceiverSpec[], concurrency = 100): Promise<void> {
+/**
+ * Opens every receiver (split over the workers); throws if any failed, with the
+ * first errors. `syncAfterOpen`: see WorkerCommand 'open'.
+ */
+export async function openReceivers(context: ScenarioContext, pool: WorkerPool, receivers: ReceiverSpec[], concurrency = 100, syncAfterOpen = false): Promise<void> {
   const slices = pool.split(receivers);
   const ticker = setInterval(() => context.progress(`  connecting: ${pool.totals().open}/${receivers.length} open`), 1_000);
   try {
     const results = await Promise.all(
-      pool.workers.map((worker, i) => worker.call({ type: 'open', receivers: slices[i]!, concurrency }, 'opened')),
+      pool.workers.map((worker, i) => worker.call({ type: 'open', receivers: slices[i]!, concurrency, syncAfterOpen }, 'opened')),
     );
     const failed = results.reduce((sum, reply) => sum + reply.result.failed, 0);
     if (failed > 0) {
@@ -50,35 +53,32 @@ export async function runSends(context: ScenarioContext, pool: WorkerPool, sende
         return worker.call({ type: 'send', senders: slice, plan: share }, 'sent');
       }),
     );
-    const merged: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {} };
-    for (const reply of replies) {
-      if (reply === undefined) continue;
-      const part = reply.result;
-      merged.ok += part.ok;
-      merged.failed += part.failed;
-      merged.shed += part.shed;
-      merged.errors.push(...part.errors);
-      for (const [conversation, n] of Object.entries(part.ackedPerConversation)) {
-        merged.ackedPerConversation[conversation] = (merged.ackedPerConversation[conversation] ?? 0) + n;
-      }
-      Object.assign(merged.recipientOf, part.recipientOf);
-    }
+    const merged = noSends();
+    for (const reply of replies) if (reply !== undefined) addSends(merged, reply.result);
     return merged;
   } finally {
     clearInterval(ticker);
   }
 }
 
-/** Adds `more` into `into` (several send phases on the same receivers). */
+/** A SendResult of nothing sent yet, to add phases into. */
+export function noSends(): SendResult {
+  return { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {}, ackedFromReceiver: {} };
+}
+
+/** Adds `more` into `into` (several workers, or several send phases on the same receivers). */
 export function addSends(into: SendResult, more: SendResult): void {
   into.ok += more.ok;
   into.failed += more.failed;
   into.shed += more.shed;
   into.errors.push(...more.errors);
-  for (const [conversation, n] of Object.entries(more.ackedPerConversation)) {
-    into.ackedPerConversation[conversation] = (into.ackedPerConversation[conversation] ?? 0) + n;
-  }
+  addCounts(into.ackedPerConversation, more.ackedPerConversation);
   Object.assign(into.recipientOf, more.recipientOf);
+  for (const [receiverId, counts] of Object.entries(more.ackedFromReceiver)) addCounts((into.ackedFromReceiver[Number(receiverId)] ??= {}), counts);
+}
+
+function addCounts(into: Record<string, number>, more: Record<string, number>): void {
+  for (const [key, n] of Object.entries(more)) into[key] = (into[key] ?? 0) + n;
 }
 
 /**
@@ -108,19 +108,30 @@ export async function collectAll(pool: WorkerPool): Promise<CollectResult[]> {
 
 /**
  * Loss counts: each receiver device should hold exactly the acked sends of the
- * conversations that go to its user.
+ * conversations that go to its user: a direct conversation's recipient, or
+ * every member of a group in `groupMembers` (group id to member user ids), less
+ * the sends the device made itself, which the server does not push back to it.
  */
-export function lossOf(receivers: ReceiverSpec[], sends: SendResult, collected: CollectResult[]): LossCounts {
+export function lossOf(
+  receivers: ReceiverSpec[],
+  sends: SendResult,
+  collected: CollectResult[],
+  groupMembers: ReadonlyMap<string, readonly string[]> = new Map(),
+): LossCounts {
   const expectedPerUser = new Map<string, number>();
   for (const [conversation, n] of Object.entries(sends.ackedPerConversation)) {
-    const user = sends.recipientOf[conversation]!;
-    expectedPerUser.set(user, (expectedPerUser.get(user) ?? 0) + n);
+    const recipient = sends.recipientOf[conversation];
+    const audience = groupMembers.get(conversation) ?? (recipient === undefined ? undefined : [recipient]);
+    // A group missing from `groupMembers` would silently expect nothing of anyone.
+    if (audience === undefined) throw new Error(`lossOf: sends were acked in ${conversation}, but who receives them was not given`);
+    for (const user of audience) expectedPerUser.set(user, (expectedPerUser.get(user) ?? 0) + n);
   }
   const receivedById = new Map<number, Record<string, number>>();
   for (const part of collected) for (const [id, counts] of Object.entries(part.received)) receivedById.set(Number(id), counts);
   const loss: LossCounts = { expected: 0, received: 0, lost: 0, duplicated: 0, reordered: 0, unexpected: 0 };
   for (const receiver of receivers) {
-    const expected = expectedPerUser.get(receiver.userId) ?? 0;
+    const ownSends = Object.values(sends.ackedFromReceiver[receiver.id] ?? {}).reduce((sum, n) => sum + n, 0);
+    const expected = (expectedPerUser.get(receiver.userId) ?? 0) - ownSends;
     const received = Object.values(receivedById.get(receiver.id) ?? {}).reduce((sum, n) => sum + n, 0);
     loss.expected += expected;
     loss.received += received;

@@ -20,11 +20,15 @@ export interface ReceiverSink {
   readonly latency: LatencyHistogram;
   /** Whether deliveries are timed (a storm's backlog is counted, not timed). */
   timing: boolean;
-  counters: { deliveries: number; duplicates: number; reordered: number; goAways: number; unexpectedCloses: number };
+  /** `deliveries` counts bench sends only; `otherMessages` the rest (group events), which no sender acked. */
+  counters: { deliveries: number; otherMessages: number; duplicates: number; reordered: number; goAways: number; unexpectedCloses: number };
 }
 
 interface ConversationSeen {
+  /** Every seq held, group events and seqs taken as held at a sync included: the ordering and ack state. */
   seqs: Set<number>;
+  /** Of those, the bench sends: what the loss check compares with the acked sends. */
+  benchMessages: number;
   /** Seqs that came by PullMessages: a push of one of them later is deduped, as a client does, not a duplicate. */
   pulled: Set<number>;
   /** Highest seq such that 1..contiguous were all received: what Ack.delivered reports. */
@@ -129,15 +133,35 @@ export class Receiver {
   /** Acks what arrived since the last flush, in one frame (called by the worker's shared ack timer). */
   flushAcks(): void {
     if (this.pendingIds.length === 0 || !this.connected) return;
-    const delivered = [...this.pendingConversations].map((conversationId) => ({ conversationId, seq: this.seen.get(conversationId)!.contiguous }));
+    // Connect refuses a whole ack holding a delivered seq below 1, message ids included:
+    // a conversation whose first seqs this connection has not seen reports none yet.
+    const delivered = [...this.pendingConversations]
+      .map((conversationId) => ({ conversationId, seq: this.seen.get(conversationId)!.contiguous }))
+      .filter((entry) => entry.seq >= 1);
     this.sendFrame({ kind: { $case: 'ack', value: { messageIds: this.pendingIds, delivered } } });
     this.pendingIds = [];
     this.pendingConversations = new Set();
   }
 
   /** Records a message fetched by PullMessages (sync): counted for loss, not timed. */
-  recordPulled(message: { conversationId: string; seq: number }): boolean {
-    return this.note(message.conversationId, Number(message.seq), 'pull') !== 'duplicate';
+  recordPulled(message: messageV1.Message): boolean {
+    return this.note(message.conversationId, Number(message.seq), 'pull', isBenchSend(message)) !== 'duplicate';
+  }
+
+  /**
+   * Takes seqs 1..`lastSeq` of a conversation as held, as SyncConversations at
+   * connect time tells a client: they came before the bench sent anything (a
+   * group's setup events), so they are neither counted nor expected, and a late
+   * push of one is deduped as a pulled message is.
+   */
+  markSynced(conversationId: string, lastSeq: number): void {
+    const seen = this.seenOf(conversationId);
+    for (let seq = seen.contiguous + 1; seq <= lastSeq; seq += 1) {
+      if (seen.seqs.has(seq)) continue;
+      seen.seqs.add(seq);
+      seen.pulled.add(seq);
+    }
+    while (seen.seqs.has(seen.contiguous + 1)) seen.contiguous += 1;
   }
 
   /** The highest seq received without a gap, per conversation. */
@@ -145,16 +169,17 @@ export class Receiver {
     return this.seen.get(conversationId)?.contiguous ?? 0;
   }
 
-  /** Unique messages received, per conversation. */
+  /** Unique bench messages received, per conversation. */
   receivedCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const [conversationId, seen] of this.seen) counts[conversationId] = seen.seqs.size;
+    for (const [conversationId, seen] of this.seen) counts[conversationId] = seen.benchMessages;
     return counts;
   }
 
   private onMessage(message: messageV1.Message): void {
     const nowNs = monotonicNs();
-    const outcome = this.note(message.conversationId, Number(message.seq), 'push');
+    const bench = isBenchSend(message);
+    const outcome = this.note(message.conversationId, Number(message.seq), 'push', bench);
     this.pendingIds.push(message.messageId);
     this.pendingConversations.add(message.conversationId);
     if (outcome === 'duplicate') {
@@ -162,11 +187,15 @@ export class Receiver {
       return;
     }
     if (outcome === 'reordered') this.sink.counters.reordered += 1;
+    if (!bench) {
+      this.sink.counters.otherMessages += 1;
+      return;
+    }
     this.sink.counters.deliveries += 1;
     const second = Number(nowNs / 1_000_000_000n);
     const sample = this.sink.series.at(second);
     sample.deliveries += 1;
-    const sentAt = message.content?.body?.$case === 'text' ? sentAtOf(message.content.body.value.text) : undefined;
+    const sentAt = sentAtOfMessage(message);
     if (this.sink.timing && sentAt !== undefined) {
       const latencyUs = Number(nowNs - sentAt) / 1000;
       sample.latency.record(latencyUs);
@@ -174,14 +203,20 @@ export class Receiver {
     }
   }
 
-  private note(conversationId: string, seq: number, via: 'push' | 'pull'): 'new' | 'reordered' | 'duplicate' {
+  private seenOf(conversationId: string): ConversationSeen {
     let seen = this.seen.get(conversationId);
     if (seen === undefined) {
-      seen = { seqs: new Set(), pulled: new Set(), contiguous: 0, highestPushed: 0 };
+      seen = { seqs: new Set(), benchMessages: 0, pulled: new Set(), contiguous: 0, highestPushed: 0 };
       this.seen.set(conversationId, seen);
     }
+    return seen;
+  }
+
+  private note(conversationId: string, seq: number, via: 'push' | 'pull', bench: boolean): 'new' | 'reordered' | 'duplicate' {
+    const seen = this.seenOf(conversationId);
     if (seen.seqs.has(seq)) return 'duplicate';
     seen.seqs.add(seq);
+    if (bench) seen.benchMessages += 1;
     if (via === 'pull') seen.pulled.add(seq);
     const reordered = via === 'push' && seq < seen.highestPushed;
     if (via === 'push' && seq > seen.highestPushed) seen.highestPushed = seq;
@@ -192,4 +227,13 @@ export class Receiver {
   private sendFrame(frame: connectV1.ClientFrame): void {
     this.socket!.send(connectV1.ClientFrame.encode(frame).finish());
   }
+}
+
+function sentAtOfMessage(message: messageV1.Message): bigint | undefined {
+  return message.content?.body?.$case === 'text' ? sentAtOf(message.content.body.value.text) : undefined;
+}
+
+/** A message some bench sender sent (its text carries the send time), as opposed to a group event. */
+function isBenchSend(message: messageV1.Message): boolean {
+  return sentAtOfMessage(message) !== undefined;
 }
