@@ -78,8 +78,10 @@ describe('SendMessage', () => {
     const clientMsgId = randomUUID();
     const [a, b] = [h.alice, h.bob].sort();
     const conversationId = `dm:${a}:${b}`;
-    // Hold the conversation row so all five pass the dedupe check and queue on
-    // the seq update; four of them must then lose on the unique key and roll back.
+    // Hold the conversation row: the first send waits on the seq update inside
+    // PostgreSQL and the other four queue behind it in core (one transaction per
+    // conversation at a time); they must all come back as that one message.
+    // (Twins racing from two core instances: message-store-batching.test.ts.)
     const blocker = new pg.Client({ connectionString: h.db.url });
     await blocker.connect();
     let answers: messageV1.SendMessageResponse[];
@@ -87,12 +89,14 @@ describe('SendMessage', () => {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [conversationId]);
       const sends = Array.from({ length: 5 }, () => alice.sendMessage({ target: toUser(h.bob), clientMsgId, content: text('only once') }));
-      await eventually('five sends wait for the conversation row', async () => {
+      await eventually('a send waits for the conversation row', async () => {
         const [waiting] = await h.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
         );
-        return waiting!.n === 5;
+        return waiting!.n === 1;
       });
+      // Let the other four reach core before the row is released.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       await blocker.query('COMMIT');
       answers = await Promise.all(sends);
     } finally {

@@ -116,25 +116,133 @@ interface Preflight {
   mentioned: number;
 }
 
+/** Sends of one conversation written in one transaction, at most. */
+const MAX_SENDS_PER_TRANSACTION = 64;
+
+interface PendingSend {
+  message: NewMessage;
+  resolve: (outcome: SendOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface SettledSend {
+  pending: PendingSend;
+  outcome?: SendOutcome;
+  error?: unknown;
+}
+
+/**
+ * The sends of one conversation waiting for its next transaction. Sends of a
+ * conversation serialize on its row lock in PostgreSQL anyway (the next seq);
+ * queueing them here instead keeps them from holding pool connections while
+ * they wait for that lock, and lets the ones that queued up behind a commit
+ * share the next one.
+ */
+interface ConversationLane {
+  waiting: PendingSend[];
+}
+
 export class MessageStore {
+  private readonly lanes = new Map<string, ConversationLane>();
+
   constructor(private readonly database: DataSource) {}
 
   /**
-   * Stores a message exactly once per (sender, client_msg_id), in one transaction
-   * (ARCHITECTURE.md delivery path, step 2): dedupe check, membership, next seq,
-   * message, outbox row. The caller wakes the relay once it resolves. Rejections are decided before any write, so
-   * they store nothing. A concurrent twin that loses the race on the unique key
-   * rolls back and gets the winner's result.
+   * Stores a message exactly once per (sender, client_msg_id) (ARCHITECTURE.md
+   * delivery path, step 2): dedupe check, membership, next seq, message, outbox
+   * row, committed before this resolves. The caller wakes the relay then.
+   * Rejections are decided before any write, so they store nothing. A
+   * concurrent twin that loses the race on the unique key gets the winner's
+   * result.
+   *
+   * One transaction per conversation is in flight at a time (per core
+   * instance); the sends of that conversation that arrive meanwhile go together
+   * in the next one, each in a savepoint of its own, so one refused send never
+   * takes the others with it. At low load that is one send per transaction;
+   * under load one commit, one WAL flush, carries many.
    */
-  async send(message: NewMessage): Promise<SendOutcome> {
+  send(message: NewMessage): Promise<SendOutcome> {
+    return new Promise((resolve, reject) => {
+      const pending = { message, resolve, reject };
+      const lane = this.lanes.get(message.conversationId);
+      if (lane) {
+        lane.waiting.push(pending);
+        return;
+      }
+      const opened: ConversationLane = { waiting: [pending] };
+      this.lanes.set(message.conversationId, opened);
+      void this.drainLane(message.conversationId, opened);
+    });
+  }
+
+  private async drainLane(conversationId: string, lane: ConversationLane): Promise<void> {
     try {
-      return await inTransaction(this.database, (sql) => this.sendIn(sql, message));
+      while (lane.waiting.length > 0) {
+        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION);
+        if (batch.length === 1) await this.writeOne(batch[0]!);
+        else await this.writeMany(batch);
+      }
+    } finally {
+      this.lanes.delete(conversationId);
+    }
+  }
+
+  private async writeOne(pending: PendingSend): Promise<void> {
+    try {
+      pending.resolve(await inTransaction(this.database, (sql) => this.sendIn(sql, pending.message)));
     } catch (error) {
-      if (!isUniqueViolation(error, 'messages_sender_client_msg_id_key')) throw error;
-      const original = await withConnection(this.database, (sql) => findBySender(sql, message.senderId, message.clientMsgId));
+      await this.settleFailure(pending, error);
+    }
+  }
+
+  /**
+   * Several sends of one conversation in one transaction, each in a savepoint:
+   * a send that throws (a policy refusal, a twin's unique key) is rolled back
+   * alone. Outcomes are handed out after the commit, since none is durable
+   * before it; if the transaction fails, every send of the batch fails with it
+   * and none was stored.
+   */
+  private async writeMany(batch: readonly PendingSend[]): Promise<void> {
+    let settled: SettledSend[];
+    try {
+      settled = await inTransaction(this.database, async (sql) => {
+        const results: SettledSend[] = [];
+        for (const pending of batch) {
+          await sql.rows('SAVEPOINT send_message');
+          try {
+            results.push({ pending, outcome: await this.sendIn(sql, pending.message) });
+          } catch (error) {
+            await sql.rows('ROLLBACK TO SAVEPOINT send_message');
+            results.push({ pending, error });
+          }
+          await sql.rows('RELEASE SAVEPOINT send_message');
+        }
+        return results;
+      });
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const { pending, outcome, error } of settled) {
+      if (outcome) pending.resolve(outcome);
+      else await this.settleFailure(pending, error);
+    }
+  }
+
+  /** A twin that lost the race on the unique key gets the winner's result; anything else fails the send. */
+  private async settleFailure(pending: PendingSend, error: unknown): Promise<void> {
+    if (!isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
+      pending.reject(error);
+      return;
+    }
+    try {
+      const { senderId, clientMsgId } = pending.message;
+      const original = await withConnection(this.database, (sql) => findBySender(sql, senderId, clientMsgId));
       // The winner committed before our insert failed, so its row is visible now.
-      if (!original) throw error;
-      return { kind: 'duplicate', message: original };
+      if (original) pending.resolve({ kind: 'duplicate', message: original });
+      else pending.reject(error);
+    } catch (lookupError) {
+      pending.reject(lookupError);
     }
   }
 

@@ -1,0 +1,141 @@
+// MessageStore under concurrent sends to one conversation: the sends that queue
+// behind a transaction share the next one, yet each keeps its own outcome. A
+// refused send stores nothing and leaves no gap in the seqs; twins in one batch
+// resolve to one message; and the batch really shares commits.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { DataSource } from 'typeorm';
+import { AppError, createLogger, openDatabase, uuidv7 } from '@im-mesh/platform';
+import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
+import { directConversationId } from '../src/messages/direct-conversation.js';
+import { MessageStore, type NewMessage, type SendOutcome } from '../src/storage/message-store.js';
+import { coreMigrations } from '../src/storage/migrations/index.js';
+
+const alice = randomUUID();
+const bob = randomUUID();
+const conversationId = directConversationId(alice, bob);
+
+function directSend(clientMsgId: string, overrides: Partial<NewMessage> = {}): NewMessage {
+  return {
+    messageId: uuidv7(),
+    conversationId,
+    directMembers: [alice, bob],
+    peerConfirmed: true,
+    senderId: alice,
+    senderDeviceId: 'alice-phone',
+    clientMsgId,
+    content: Buffer.from('hello'),
+    mentionUserIds: [],
+    kind: 1,
+    searchText: null,
+    ...overrides,
+  };
+}
+
+function storedSeq(outcome: SendOutcome): number {
+  assert.ok(outcome.kind === 'stored' || outcome.kind === 'duplicate', `stored, not ${outcome.kind}`);
+  return outcome.message.seq;
+}
+
+function storedId(outcome: SendOutcome): string {
+  assert.ok(outcome.kind === 'stored' || outcome.kind === 'duplicate', `stored, not ${outcome.kind}`);
+  return outcome.message.messageId;
+}
+
+describe('MessageStore: concurrent sends to one conversation', () => {
+  let db: TestDatabase;
+  let database: DataSource;
+  let store: MessageStore;
+
+  before(async () => {
+    db = await createTestDatabase('core');
+    database = await openDatabase({ url: db.url, schema: 'core', migrations: coreMigrations, logger: createLogger({ service: 'test', level: 'silent' }) });
+    store = new MessageStore(database);
+    // The conversation exists, so the sends below only append.
+    await store.send(directSend('first'));
+  });
+  after(async () => {
+    await database.destroy();
+    await db.drop();
+  });
+
+  test('a refused send among 30 concurrent ones stores nothing; the others get consecutive seqs', async () => {
+    const refusal = AppError.permissionDenied('refused by policy', 'TEST_REFUSAL');
+    const sends = Array.from({ length: 30 }, (_, i) =>
+      store.send(
+        directSend(`burst-${i}`, i === 7 ? { check: async () => Promise.reject(refusal) } : {}),
+      ),
+    );
+    const settled = await Promise.allSettled(sends);
+    const refused = settled[7]!;
+    assert.equal(refused.status, 'rejected');
+    assert.equal((refused as PromiseRejectedResult).reason, refusal);
+    const seqs = settled.filter((s, i) => i !== 7).map((s) => storedSeq((s as PromiseFulfilledResult<SendOutcome>).value));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 29 }, (_, i) => i + 2), 'seq 2..30, no gap where the refused send was');
+    const [row] = await database.query(`SELECT count(*)::int AS n FROM core.messages WHERE client_msg_id = 'burst-7'`);
+    assert.equal(row.n, 0, 'the refused send stored nothing');
+    const [outbox] = await database.query('SELECT count(*)::int AS n FROM core.outbox');
+    assert.equal(outbox.n, 30, 'one outbox row per stored message');
+  });
+
+  test('twins sent at once resolve to one message: the same id and seq, one of them marked duplicate', async () => {
+    const original = directSend('twin');
+    // The first send takes the conversation's transaction; the twins queue behind it and share the next one.
+    const [, a, b] = await Promise.all([store.send(directSend('ahead')), store.send(original), store.send({ ...original, messageId: uuidv7() })]);
+    assert.equal(storedSeq(a!), storedSeq(b!));
+    assert.deepEqual([a!.kind, b!.kind].sort(), ['duplicate', 'stored']);
+    const [row] = await database.query(`SELECT count(*)::int AS n FROM core.messages WHERE client_msg_id = 'twin'`);
+    assert.equal(row.n, 1);
+  });
+
+  test('sends that queue behind a commit share the next one: fewer commits than sends', async () => {
+    const commits = async () => {
+      const [row] = await database.query('SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = current_database()');
+      return Number(row.n);
+    };
+    // Statistics reach pg_stat_database when a backend reports them; force it.
+    const flush = () => database.query('SELECT pg_stat_clear_snapshot()');
+    await flush();
+    const before = await commits();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.send(directSend(`shared-${i}`))));
+    // Backends report their counters to the statistics at most once a second, when idle.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await flush();
+    const used = (await commits()) - before;
+    console.log(`100 concurrent sends to one conversation: ${used} commits`);
+    assert.ok(used >= 2, `the commits were counted (${used})`);
+    assert.ok(used < 50, `100 sends used ${used} commits`);
+  });
+
+  test('twins racing from two core instances: both pass the dedupe check, the unique key decides, both answers name one message', async () => {
+    const otherInstance = new MessageStore(database);
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    const twin = directSend('cross-instance-twin');
+    let outcomes: SendOutcome[];
+    try {
+      // Holding the conversation row makes both wait on the seq update after their dedupe checks.
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [conversationId]);
+      const racing = [store.send(twin), otherInstance.send({ ...twin, messageId: uuidv7() })];
+      for (let waited = 0; ; waited += 20) {
+        // Not through the blocker: inside its transaction pg_stat_activity stays a snapshot.
+        const [row] = await database.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        if (row.n === 2) break;
+        assert.ok(waited < 5_000, 'both instances reached the seq update');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await blocker.query('COMMIT');
+      outcomes = await Promise.all(racing);
+    } finally {
+      await blocker.end();
+    }
+    assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['duplicate', 'stored']);
+    assert.equal(storedSeq(outcomes[0]!), storedSeq(outcomes[1]!));
+    assert.equal(storedId(outcomes[0]!), storedId(outcomes[1]!));
+  });
+});
