@@ -138,4 +138,53 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     assert.equal(storedSeq(outcomes[0]!), storedSeq(outcomes[1]!));
     assert.equal(storedId(outcomes[0]!), storedId(outcomes[1]!));
   });
+
+  test('sends sharing a checkKey in one transaction run their check once; outbox rows follow seq order', async () => {
+    let checks = 0;
+    const check = async () => {
+      checks += 1;
+    };
+    const sends = Array.from({ length: 20 }, (_, i) => store.send(directSend(`keyed-${i}`, { check, checkKey: 'alice|text' })));
+    const outcomes = await Promise.all(sends);
+    assert.ok(checks < 20, `${checks} checks for 20 sends`);
+    const seqs = outcomes.map(storedSeq);
+    const rows: Array<{ seq: number }> = await database.query(
+      'SELECT seq FROM core.outbox WHERE message_id = ANY($1::uuid[]) ORDER BY id',
+      [outcomes.map(storedId)],
+    );
+    assert.deepEqual(rows.map((row) => Number(row.seq)), [...seqs].sort((a, b) => a - b), 'outbox id order is seq order');
+  });
+
+  test('a batch with mentions goes send by send in savepoints: a refusal still leaves the others stored without a gap', async () => {
+    const [, last] = await Promise.all([store.send(directSend('before-mentions')), store.send(directSend('probe'))]);
+    const start = storedSeq(last!);
+    const refusal = AppError.permissionDenied('refused by policy', 'TEST_REFUSAL');
+    const settled = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        store.send(
+          directSend(`mention-${i}`, {
+            ...(i === 3 && { mentionUserIds: [bob] }),
+            ...(i === 5 && { check: async () => Promise.reject(refusal) }),
+          }),
+        ),
+      ),
+    );
+    assert.equal(settled[5]!.status, 'rejected');
+    const seqs = settled.filter((_, i) => i !== 5).map((s) => storedSeq((s as PromiseFulfilledResult<SendOutcome>).value));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 9 }, (_, i) => start + 1 + i));
+  });
+
+  test('concurrent first messages of a new direct conversation create it once and are all stored', async () => {
+    const carol = randomUUID();
+    const dave = randomUUID();
+    const fresh = directConversationId(carol, dave);
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.send(directSend(`fresh-${i}`, { conversationId: fresh, directMembers: [carol, dave], senderId: i % 2 ? carol : dave })),
+      ),
+    );
+    assert.deepEqual(outcomes.map(storedSeq).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 1));
+    const [members] = await database.query('SELECT count(*)::int AS n FROM core.conversation_members WHERE conversation_id = $1', [fresh]);
+    assert.equal(members.n, 2);
+  });
 });

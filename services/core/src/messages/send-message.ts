@@ -77,6 +77,9 @@ export class MessageSender {
         await checkFileReferences(tx, caller.userId, fileIds);
         await checkMediaFiles(tx, content);
       },
+      // Without files, the verdict depends only on who sends what kind where
+      // (the policies' SendAttempt), so sends written together share one check.
+      ...(fileIds.length === 0 && { checkKey: `${caller.userId}|${kind}` }),
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };
 

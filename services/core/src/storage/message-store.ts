@@ -2,6 +2,7 @@
 // transaction of ARCHITECTURE.md step 2, membership checks and ordered reads.
 import type { DataSource } from 'typeorm';
 import { messageViewColumns, VISIBLE_TO_MEMBER, type MessageViewRow } from './message-view-sql.js';
+import { AppError } from '@im-mesh/platform';
 import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 /** NOTIFY channel on which a core instance wakes the others' outbox relays after it committed outbox rows. */
@@ -56,6 +57,12 @@ export interface NewMessage {
    * AppError, which rolls back and stores nothing.
    */
   check?: (sql: Sql) => Promise<void>;
+  /**
+   * Sends of one transaction with the same key share one run of `check` (its
+   * verdict depends only on what the key names, e.g. sender and kind). Unset:
+   * the check runs for this send alone.
+   */
+  checkKey?: string;
   /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
   afterStore?: (sql: Sql) => Promise<void>;
 }
@@ -107,6 +114,34 @@ const STORE_MESSAGE = `
   )
   SELECT message.seq, message.created_at FROM message`;
 
+// The preflight of several sends to one conversation in one round trip: per
+// send (by position), its earlier twin if stored, and whether the sender is a member.
+const PREFLIGHT_MANY = `
+  SELECT t.ord::int AS ord, o.id, o.conversation_id, o.seq, o.created_at,
+         EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = t.sender_id) AS member
+    FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS t(sender_id, client_msg_id, ord)
+    LEFT JOIN messages o ON o.sender_id = t.sender_id AND o.client_msg_id = t.client_msg_id`;
+
+// STORE_MESSAGE for several messages of one conversation: seqs last_seq+1..+n
+// in the order given, and outbox rows inserted in seq order, since the relay
+// reads a conversation's outbox in id order.
+const STORE_MESSAGES = `
+  WITH next AS (
+    UPDATE conversations SET last_seq = last_seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING last_seq
+  ), input AS (
+    SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::int[], $8::text[])
+      WITH ORDINALITY AS t(id, sender_id, sender_device_id, client_msg_id, content, kind, search_text, ord)
+  ), message AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content, kind, search_text)
+    SELECT i.id, $1, next.last_seq - cardinality($2::uuid[]) + i.ord, i.sender_id, i.sender_device_id, i.client_msg_id, i.content, i.kind, i.search_text
+      FROM input i, next
+    RETURNING id, seq, created_at
+  ), queued AS (
+    INSERT INTO outbox (message_id, conversation_id, seq, created_at)
+    SELECT id, $1, seq, clock_timestamp() FROM (SELECT id, seq FROM message ORDER BY seq) AS ordered
+  )
+  SELECT id, seq, created_at FROM message`;
+
 interface Preflight {
   id: string | null;
   conversation_id: string | null;
@@ -115,6 +150,9 @@ interface Preflight {
   member: boolean;
   mentioned: number;
 }
+
+/** Thrown inside the batch transaction when a sender is not a member yet; rolls it back. */
+class NotAllMembers extends Error {}
 
 /** Sends of one conversation written in one transaction, at most. */
 const MAX_SENDS_PER_TRANSACTION = 64;
@@ -203,6 +241,118 @@ export class MessageStore {
    * and none was stored.
    */
   private async writeMany(batch: readonly PendingSend[]): Promise<void> {
+    if (batch.every((pending) => pending.message.mentionUserIds.length === 0)) {
+      let settled: SettledSend[] | undefined;
+      try {
+        settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
+      } catch (error) {
+        if (error instanceof NotAllMembers) {
+          await this.writeEachInSavepoint(batch);
+          return;
+        }
+        // A twin from another core instance committed under us (unique key): each
+        // send tries again alone. Any other failure stored nothing and fails them all.
+        if (!isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
+          for (const pending of batch) pending.reject(error);
+          return;
+        }
+      }
+      if (settled) {
+        for (const { pending, outcome, error } of settled) {
+          if (outcome) pending.resolve(outcome);
+          else pending.reject(error);
+        }
+        return;
+      }
+      for (const pending of batch) await this.writeOne(pending);
+      return;
+    }
+    await this.writeEachInSavepoint(batch);
+  }
+
+  /**
+   * The common batch (members of the conversation sending without mentions) in
+   * a few statements however many sends it holds: one preflight, one check per
+   * distinct checkKey, one insert. A send the check refuses is left out; a
+   * twin of a send earlier in the batch gets that send's message. Undefined
+   * when a sender is not a member yet (a new direct conversation): the batch
+   * then goes send by send.
+   */
+  private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<SettledSend[]> {
+    const conversationId = batch[0]!.message.conversationId;
+    const preflight = await sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
+      conversationId,
+      batch.map((pending) => pending.message.senderId),
+      batch.map((pending) => pending.message.clientMsgId),
+    ]);
+    const byPosition = new Map(preflight.map((row) => [row.ord - 1, row]));
+    if (preflight.some((row) => !row.member && !row.id)) {
+      // Someone is not (yet) a member: let the one-by-one path create or refuse.
+      throw new NotAllMembers();
+    }
+    const verdicts = new Map<string, Promise<unknown>>();
+    const settled: SettledSend[] = [];
+    const accepted: Array<{ index: number; message: NewMessage }> = [];
+    const firstOfTwin = new Map<string, number>();
+    for (const [index, pending] of batch.entries()) {
+      const { message } = pending;
+      const pre = byPosition.get(index)!;
+      if (pre.id) {
+        settled[index] = { pending, outcome: { kind: 'duplicate', message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! } } };
+        continue;
+      }
+      const twinKey = `${message.senderId}\u0000${message.clientMsgId}`;
+      if (firstOfTwin.has(twinKey)) continue; // resolved from its first below
+      try {
+        await this.checkOnce(sql, message, verdicts);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        settled[index] = { pending, error };
+        continue;
+      }
+      firstOfTwin.set(twinKey, index);
+      accepted.push({ index, message });
+    }
+    const stored = new Map<string, StoredMessage>();
+    if (accepted.length > 0) {
+      const rows = await sql.rows<{ id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
+        conversationId,
+        accepted.map(({ message }) => message.messageId),
+        accepted.map(({ message }) => message.senderId),
+        accepted.map(({ message }) => message.senderDeviceId),
+        accepted.map(({ message }) => message.clientMsgId),
+        accepted.map(({ message }) => Buffer.from(message.content)),
+        accepted.map(({ message }) => message.kind),
+        accepted.map(({ message }) => message.searchText),
+      ]);
+      for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId, seq: row.seq, sentAt: row.created_at });
+      for (const { message } of accepted) await message.afterStore?.(sql);
+    }
+    for (const [index, pending] of batch.entries()) {
+      if (settled[index]) continue;
+      const { message } = pending;
+      const first = batch[firstOfTwin.get(`${message.senderId}\u0000${message.clientMsgId}`)!]!;
+      const result = stored.get(first.message.messageId);
+      if (!result) throw new Error(`message ${first.message.messageId} was not stored`);
+      settled[index] = { pending, outcome: { kind: first === pending ? 'stored' : 'duplicate', message: result } };
+    }
+    return settled;
+  }
+
+  /** Runs a send's check, or waits for the run of an earlier send with the same checkKey. */
+  private checkOnce(sql: Sql, message: NewMessage, verdicts: Map<string, Promise<unknown>>): Promise<unknown> {
+    if (!message.check) return Promise.resolve();
+    if (message.checkKey === undefined) return message.check(sql);
+    let verdict = verdicts.get(message.checkKey);
+    if (!verdict) {
+      verdict = message.check(sql);
+      verdicts.set(message.checkKey, verdict);
+    }
+    return verdict;
+  }
+
+  /** Sends with mentions, or from someone not yet a member: each in a savepoint of its own. */
+  private async writeEachInSavepoint(batch: readonly PendingSend[]): Promise<void> {
     let settled: SettledSend[];
     try {
       settled = await inTransaction(this.database, async (sql) => {
