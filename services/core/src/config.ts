@@ -33,6 +33,11 @@ export const coreConfigShape = {
    * main pool under load never hold back pushes and acks.
    */
   CORE_INTERNAL_DATABASE_POOL_SIZE: env.int(4, 2, 100),
+  /**
+   * Sends queued or being written at once in this instance; beyond it SendMessage
+   * answers RESOURCE_EXHAUSTED with a retry hint instead of queueing without end.
+   */
+  CORE_MAX_PENDING_SENDS: env.int(10_000, 1, 1_000_000),
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
   /**

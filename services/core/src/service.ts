@@ -27,7 +27,7 @@ export function messageService(
   features: MessageFeatures,
 ): ServiceImplementation<typeof messageV1.MessageServiceDefinition, AuthContext> {
   return {
-    sendMessage: (request, context) => features.sender.send(callerOf(context), request),
+    sendMessage: (request, context) => features.sender.send(callerOf(context), request, context.signal),
     syncConversations: (request, context) => features.sync.sync(callerOf(context), request),
     pullMessages: (request, context) => features.sync.pull(callerOf(context), request),
     markRead: (request, context) => features.reads.markRead(callerOf(context), request),

@@ -187,4 +187,43 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     const [members] = await database.query('SELECT count(*)::int AS n FROM core.conversation_members WHERE conversation_id = $1', [fresh]);
     assert.equal(members.n, 2);
   });
+
+  test('beyond maxPendingSends a send is refused at once with RESOURCE_EXHAUSTED; a send whose caller gave up is never written', async () => {
+    const small = new MessageStore(database, { maxPendingSends: 5 });
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [conversationId]);
+      const cancelled = new AbortController();
+      const queued = [
+        small.send(directSend('pending-0')),
+        small.send(directSend('pending-1')),
+        small.send(directSend('pending-gave-up'), cancelled.signal),
+        small.send(directSend('pending-3')),
+        small.send(directSend('pending-4')),
+      ];
+      const refused = await small.send(directSend('one-too-many')).then(
+        () => assert.fail('the sixth send was accepted'),
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof AppError);
+      assert.equal(refused.code, 'resource_exhausted');
+      assert.equal(refused.reason, 'SEND_QUEUE_FULL');
+      assert.ok(refused.retryAfterMs! > 0);
+      cancelled.abort();
+      await blocker.query('COMMIT');
+      const settled = await Promise.allSettled(queued);
+      assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      assert.equal((settled[2] as PromiseRejectedResult).reason.name, 'AbortError');
+    } finally {
+      await blocker.end().catch(() => undefined);
+    }
+    const rows: Array<{ client_msg_id: string }> = await database.query(
+      "SELECT client_msg_id FROM core.messages WHERE client_msg_id LIKE 'pending-%' OR client_msg_id = 'one-too-many' ORDER BY seq",
+    );
+    assert.deepEqual(rows.map((row) => row.client_msg_id), ['pending-0', 'pending-1', 'pending-3', 'pending-4']);
+    // The queue has room again.
+    assert.equal(storedSeq(await small.send(directSend('after-the-wave'))) > 0, true);
+  });
 });

@@ -34,7 +34,7 @@ export class MessageSender {
     private readonly policies: readonly SendPolicy[] = [],
   ) {}
 
-  async send(caller: AccessTokenClaims, request: messageV1.SendMessageRequest): Promise<messageV1.SendMessageResponse> {
+  async send(caller: AccessTokenClaims, request: messageV1.SendMessageRequest, signal?: AbortSignal): Promise<messageV1.SendMessageResponse> {
     checkClientMsgId(request.clientMsgId);
     const target = request.target;
     if (!target) {
@@ -83,13 +83,13 @@ export class MessageSender {
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };
 
-    let outcome = await this.store.send(message);
+    let outcome = await this.store.send(message, signal);
     if (outcome.kind === 'peer_unconfirmed' && peer !== undefined) {
       // A new direct conversation: ask auth whether the peer exists (only now; once
       // the conversation exists both users did), then store for real.
       const existing = await this.directory.existing([peer]);
       if (!existing.has(peer)) throw AppError.notFound('There is no user with that id.', 'USER_NOT_FOUND');
-      outcome = await this.store.send({ ...message, peerConfirmed: true });
+      outcome = await this.store.send({ ...message, peerConfirmed: true }, signal);
     }
     switch (outcome.kind) {
       case 'not_member':

@@ -2,7 +2,8 @@
 // transaction of ARCHITECTURE.md step 2, membership checks and ordered reads.
 import type { DataSource } from 'typeorm';
 import { messageViewColumns, VISIBLE_TO_MEMBER, type MessageViewRow } from './message-view-sql.js';
-import { AppError } from '@im-mesh/platform';
+import { AbortError } from 'abort-controller-x';
+import { AppError, ErrorCode } from '@im-mesh/platform';
 import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 /** NOTIFY channel on which a core instance wakes the others' outbox relays after it committed outbox rows. */
@@ -159,6 +160,8 @@ const MAX_SENDS_PER_TRANSACTION = 64;
 
 interface PendingSend {
   message: NewMessage;
+  /** The caller's call; a send whose caller gave up before its turn is not written. */
+  signal: AbortSignal | undefined;
   resolve: (outcome: SendOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -180,10 +183,29 @@ interface ConversationLane {
   waiting: PendingSend[];
 }
 
+export interface MessageStoreOptions {
+  /**
+   * Sends queued or being written at once, over all conversations. Beyond it a
+   * send is refused at once with RESOURCE_EXHAUSTED and a retry hint, instead
+   * of waiting in a queue that only grows while the database cannot keep up.
+   * 10,000 by default.
+   */
+  maxPendingSends?: number;
+}
+
+const SEND_QUEUE_FULL = 'The server has too many messages waiting to be stored. Send again in a moment; retrying with the same client_msg_id is safe.';
+
 export class MessageStore {
   private readonly lanes = new Map<string, ConversationLane>();
+  private readonly maxPendingSends: number;
+  private pendingSends = 0;
 
-  constructor(private readonly database: DataSource) {}
+  constructor(
+    private readonly database: DataSource,
+    options: MessageStoreOptions = {},
+  ) {
+    this.maxPendingSends = options.maxPendingSends ?? 10_000;
+  }
 
   /**
    * Stores a message exactly once per (sender, client_msg_id) (ARCHITECTURE.md
@@ -199,9 +221,27 @@ export class MessageStore {
    * takes the others with it. At low load that is one send per transaction;
    * under load one commit, one WAL flush, carries many.
    */
-  send(message: NewMessage): Promise<SendOutcome> {
-    return new Promise((resolve, reject) => {
-      const pending = { message, resolve, reject };
+  send(message: NewMessage, signal?: AbortSignal): Promise<SendOutcome> {
+    if (this.pendingSends >= this.maxPendingSends) {
+      return Promise.reject(new AppError(ErrorCode.ResourceExhausted, SEND_QUEUE_FULL, { reason: 'SEND_QUEUE_FULL', retryAfterMs: 1000 }));
+    }
+    this.pendingSends += 1;
+    const settled = () => {
+      this.pendingSends -= 1;
+    };
+    return new Promise<SendOutcome>((resolve, reject) => {
+      const pending: PendingSend = {
+        message,
+        signal,
+        resolve: (outcome) => {
+          settled();
+          resolve(outcome);
+        },
+        reject: (error) => {
+          settled();
+          reject(error);
+        },
+      };
       const lane = this.lanes.get(message.conversationId);
       if (lane) {
         lane.waiting.push(pending);
@@ -216,7 +256,12 @@ export class MessageStore {
   private async drainLane(conversationId: string, lane: ConversationLane): Promise<void> {
     try {
       while (lane.waiting.length > 0) {
-        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION);
+        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION).filter((pending) => {
+          if (!pending.signal?.aborted) return true;
+          pending.reject(new AbortError());
+          return false;
+        });
+        if (batch.length === 0) continue;
         if (batch.length === 1) await this.writeOne(batch[0]!);
         else await this.writeMany(batch);
       }
