@@ -4,6 +4,7 @@
 // caller, the successor pair, so a retry within the grace window gets the same
 // pair; only the latest rotated token of a session holds one.
 import type { DataSource } from 'typeorm';
+import { BatchedLookup } from '@im-mesh/platform';
 import { inTransaction, withConnection, type Sql } from './sql.js';
 
 export interface StoredRefreshToken {
@@ -70,8 +71,20 @@ export type RotationOutcome =
 /** The most sessions listed at once; a user with more sees the newest. */
 export const MAX_LISTED_SESSIONS = 200;
 
+export type SessionStanding = { kind: 'live' } | { kind: 'revoked' } | { kind: 'banned'; reason: string };
+
+/** One (user, session) question; PostgreSQL returns uuids in lower case, so compare them so. */
+function standingKey(key: { userId: string; sessionId: string }): string {
+  return `${key.userId.toLowerCase()}:${key.sessionId.toLowerCase()}`;
+}
+
 export class SessionStore {
-  constructor(private readonly db: DataSource) {}
+  private readonly standings: BatchedLookup<{ userId: string; sessionId: string }, SessionStanding>;
+
+  constructor(private readonly db: DataSource) {
+    // An unknown session, or one of another user, reads as revoked.
+    this.standings = new BatchedLookup({ fetch: (keys) => this.fetchStandings(keys), keyOf: standingKey, missing: { kind: 'revoked' } });
+  }
 
   /** Records the device (first or latest sighting), opens a session and stores its first refresh token, atomically. */
   async openSession(session: NewSession, now: Date): Promise<void> {
@@ -227,20 +240,38 @@ export class SessionStore {
   }
 
   /** Whether the session may hold a connection: 'live', 'revoked' (or unknown), or the user's ban. */
-  async sessionStanding(userId: string, sessionId: string): Promise<{ kind: 'live' } | { kind: 'revoked' } | { kind: 'banned'; reason: string }> {
+  /**
+   * Whether a session may hold a connection. Concurrent questions share
+   * queries (BatchedLookup): a reconnect storm of thousands of devices costs a
+   * few dozen queries and at most two pool connections, not one of each per device.
+   */
+  sessionStanding(userId: string, sessionId: string): Promise<SessionStanding> {
+    return this.standings.load({ userId, sessionId });
+  }
+
+  private async fetchStandings(keys: Array<{ userId: string; sessionId: string }>): Promise<Map<string, SessionStanding>> {
     const rows = await withConnection(this.db, (sql) =>
-      sql<{ revoked: boolean; disabled: boolean; banned: boolean; ban_reason: string }>(
-        `SELECT s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS disabled,
+      sql<{ session_id: string; user_id: string; revoked: boolean; disabled: boolean; banned: boolean; ban_reason: string }>(
+        `SELECT s.id AS session_id, s.user_id, s.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS disabled,
                 u.banned_at IS NOT NULL AS banned, u.ban_reason
-           FROM sessions s JOIN users u ON u.id = s.user_id
-          WHERE s.id = $1 AND s.user_id = $2`,
-        [sessionId, userId],
+           FROM unnest($1::uuid[], $2::uuid[]) AS k(session_id, user_id)
+           JOIN sessions s ON s.id = k.session_id AND s.user_id = k.user_id
+           JOIN users u ON u.id = s.user_id`,
+        [keys.map((key) => key.sessionId), keys.map((key) => key.userId)],
       ),
     );
-    const row = rows[0];
-    if (!row || row.disabled) return { kind: 'revoked' };
-    if (row.banned) return { kind: 'banned', reason: row.ban_reason };
-    return row.revoked ? { kind: 'revoked' } : { kind: 'live' };
+    const standings = new Map<string, SessionStanding>();
+    for (const row of rows) {
+      const standing: SessionStanding = row.disabled
+        ? { kind: 'revoked' }
+        : row.banned
+          ? { kind: 'banned', reason: row.ban_reason }
+          : row.revoked
+            ? { kind: 'revoked' }
+            : { kind: 'live' };
+      standings.set(standingKey({ userId: row.user_id, sessionId: row.session_id }), standing);
+    }
+    return standings;
   }
 
   /** Whether the user exists, is enabled and is not banned. */
