@@ -25,9 +25,10 @@ export interface BenchOptions {
   cores: number | undefined;
   connectNodes: number | undefined;
   clients: number | undefined;
+  rates: number[] | undefined;
 }
 
-const USAGE = `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}|all ...] [--mode embedded|split|both] [--size real|tiny] [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--cores N] [--connect-nodes N] [--clients N]`;
+const USAGE = `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}|all ...] [--mode embedded|split|both] [--size real|tiny] [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--cores N] [--connect-nodes N] [--clients N] [--rates N,N...]`;
 
 export function parseArguments(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -40,6 +41,7 @@ export function parseArguments(argv: string[]): BenchOptions {
     cores: undefined,
     connectNodes: undefined,
     clients: undefined,
+    rates: undefined,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const argument = argv[i]!;
@@ -88,6 +90,14 @@ export function parseArguments(argv: string[]): BenchOptions {
       case '--clients':
         options.clients = count();
         break;
+      case '--rates': {
+        const rates = value().split(',').map(Number);
+        if (rates.some((rate) => !(Number.isInteger(rate) && rate > 0 && rate <= 100_000))) {
+          throw new Error(`--rates is a comma list of offered msg/s, each 1 to 100000.\n${USAGE}`);
+        }
+        options.rates = rates;
+        break;
+      }
       default:
         if (argument.startsWith('-')) throw new Error(`Unknown option ${argument}.\n${USAGE}`);
         if (argument !== 'all' && !(argument in SCENARIOS)) throw new Error(`Unknown scenario "${argument}".\n${USAGE}`);
@@ -121,7 +131,7 @@ export async function runBench(options: BenchOptions): Promise<string[]> {
     try {
       for (const name of options.scenarios) {
         const scenario: Scenario = SCENARIOS[name]!;
-        const context: ScenarioContext = { system, size: options.size, durationMs: options.durationMs, clients: options.clients, progress, log };
+        const context: ScenarioContext = { system, size: options.size, durationMs: options.durationMs, clients: options.clients, rates: options.rates, progress, log };
         const startedAt = new Date();
         log(`${name} (${mode}, ${options.size}):`);
         const result = await scenario(context);

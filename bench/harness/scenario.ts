@@ -11,6 +11,8 @@ export interface ScenarioContext {
   readonly durationMs: number | undefined;
   /** Connection count of connections and reconnect-storm, when given on the command line (--clients). */
   readonly clients: number | undefined;
+  /** Offered rates of latency-1to1 in msg/s, when given on the command line (--rates). */
+  readonly rates: number[] | undefined;
   /** One progress line (overwritten in place on a terminal). */
   progress(line: string): void;
   /** A line that stays. */

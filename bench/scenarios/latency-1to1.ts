@@ -24,7 +24,8 @@ import { WorkerPool } from '../harness/worker-pool.js';
 
 export async function latency1to1(context: ScenarioContext): Promise<ScenarioResult> {
   const pairs = context.size === 'real' ? 100 : 5;
-  const rates = context.size === 'real' ? [1_000, 5_000] : [20, 50];
+  // 100 and 500 show the latency of a system that is not queueing; 1,000 and 5,000 are the issue's.
+  const rates = context.rates ?? (context.size === 'real' ? [100, 500, 1_000, 5_000] : [20, 50]);
   const durationMs = durationOf(context, 30_000, 3_000);
   context.log(`  logging in ${pairs * 2} devices`);
   const users = await createUsers(context.system.edgeUrl, 'lat', pairs * 2, 1, (done, total) => context.progress(`  logins ${done}/${total}`));
@@ -57,8 +58,12 @@ export async function latency1to1(context: ScenarioContext): Promise<ScenarioRes
       metrics[`offered${phase.rate}_maxMs`] = round(latency.maxUs / 1000);
     }
     if (context.size === 'real') {
-      targets.push({ what: 'p99 at 1,000 msg/s', unit: 'ms', measured: metrics['offered1000_p99Ms']!, target: 20, goal: 5, higherIsBetter: false });
-      targets.push({ what: 'p99 at 5,000 msg/s', unit: 'ms', measured: metrics['offered5000_p99Ms']!, target: 10, goal: 10, higherIsBetter: false });
+      if (metrics['offered1000_p99Ms'] !== undefined) {
+        targets.push({ what: 'p99 at 1,000 msg/s', unit: 'ms', measured: metrics['offered1000_p99Ms'], target: 20, goal: 5, higherIsBetter: false });
+      }
+      if (metrics['offered5000_p99Ms'] !== undefined) {
+        targets.push({ what: 'p99 at 5,000 msg/s', unit: 'ms', measured: metrics['offered5000_p99Ms'], target: 10, goal: 10, higherIsBetter: false });
+      }
     }
     const whole = latencyBetween(series, phases[0]!.from, phases.at(-1)!.to + 2_000_000_000n);
     return {
