@@ -216,7 +216,7 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
     // Internal contracts answer service accounts only. KeyService stays open: its
     // public keys are what every caller needs before it can check any token.
     grpc.addWith(
-      authorizeCalls(verifier, { CheckSession: 'internal.call' }),
+      authorizeCalls(verifier, { CheckSession: 'internal.call', CheckSessions: 'internal.call' }),
       internalV1.SessionStatusServiceDefinition,
       sessionStatusService(sessions),
     );

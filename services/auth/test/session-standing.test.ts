@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { DataSource } from 'typeorm';
-import { createLogger, openDatabase } from '@im-mesh/platform';
+import { Status } from 'nice-grpc';
+import { internalV1 } from '@im-mesh/contracts';
+import { createLogger, createServiceClient, openChannel, openDatabase, serviceTokenSourceFor } from '@im-mesh/platform';
 import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
 import { SessionStore } from '../src/storage/session-store.js';
-import { login, queryDb, register, startAuth, type RunningAuth } from './auth-harness.js';
+import { failureOf, HARNESS_SERVICE, login, queryDb, register, startAuth, type RunningAuth } from './auth-harness.js';
 
 const PASSWORD = 'standing in a storm';
 
@@ -72,5 +74,30 @@ describe('session standing in bursts', () => {
     const answers = await Promise.all(asked.map(({ ask }) => store.sessionStanding(ask.userId, ask.sessionId)));
     answers.forEach((answer, i) => assert.deepEqual(answer, asked[i]!.expect, `question ${i}`));
     assert.ok(connections <= 10, `${connections} queries for 300 questions`);
+  });
+
+  test('CheckSessions answers many sessions in request order, only for service accounts, at most 1,000 per call', async () => {
+    const channel = openChannel(running.service.grpcAddress);
+    try {
+      const asService = createServiceClient(internalV1.SessionStatusServiceDefinition, channel.channel, {
+        serviceToken: serviceTokenSourceFor(channel.channel, HARNESS_SERVICE),
+      });
+      const { results } = await asService.checkSessions({ sessions: [sessions.banned, sessions.live, sessions.revoked, { userId: randomUUID(), sessionId: randomUUID() }] });
+      assert.deepEqual(
+        results.map((r) => [r.state, r.reason]),
+        [
+          [internalV1.SessionState.SESSION_STATE_BANNED, 'spam'],
+          [internalV1.SessionState.SESSION_STATE_LIVE, ''],
+          [internalV1.SessionState.SESSION_STATE_REVOKED, ''],
+          [internalV1.SessionState.SESSION_STATE_REVOKED, ''],
+        ],
+      );
+      const tooMany = await failureOf(asService.checkSessions({ sessions: Array.from({ length: 1_001 }, () => sessions.live) }));
+      assert.equal(tooMany.code, Status.INVALID_ARGUMENT);
+      const anonymous = createServiceClient(internalV1.SessionStatusServiceDefinition, channel.channel);
+      assert.equal((await failureOf(anonymous.checkSessions({ sessions: [sessions.live] }))).code, Status.UNAUTHENTICATED);
+    } finally {
+      channel.close();
+    }
   });
 });

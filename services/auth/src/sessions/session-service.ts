@@ -31,18 +31,29 @@ export function sessionService(sessions: Sessions): authV1.SessionServiceImpleme
   };
 }
 
+/** Most sessions one CheckSessions call may ask about. */
+export const MAX_SESSIONS_PER_CHECK = 1_000;
+
 export function sessionStatusService(sessions: Sessions): internalV1.SessionStatusServiceImplementation {
+  const check = async (request: internalV1.CheckSessionRequest): Promise<internalV1.CheckSessionResponse> => {
+    const standing = await sessions.standing(request.userId, request.sessionId);
+    switch (standing.kind) {
+      case 'live':
+        return { state: internalV1.SessionState.SESSION_STATE_LIVE, reason: '' };
+      case 'banned':
+        return { state: internalV1.SessionState.SESSION_STATE_BANNED, reason: standing.reason };
+      case 'revoked':
+        return { state: internalV1.SessionState.SESSION_STATE_REVOKED, reason: '' };
+    }
+  };
   return {
-    async checkSession(request) {
-      const standing = await sessions.standing(request.userId, request.sessionId);
-      switch (standing.kind) {
-        case 'live':
-          return { state: internalV1.SessionState.SESSION_STATE_LIVE, reason: '' };
-        case 'banned':
-          return { state: internalV1.SessionState.SESSION_STATE_BANNED, reason: standing.reason };
-        case 'revoked':
-          return { state: internalV1.SessionState.SESSION_STATE_REVOKED, reason: '' };
+    checkSession: check,
+    async checkSessions(request) {
+      if (request.sessions.length > MAX_SESSIONS_PER_CHECK) {
+        throw AppError.invalidArgument(`Ask about at most ${MAX_SESSIONS_PER_CHECK} sessions per call.`, 'TOO_MANY_SESSIONS');
       }
+      // The store answers concurrent questions with shared queries (SessionStore.sessionStanding).
+      return { results: await Promise.all(request.sessions.map(check)) };
     },
   };
 }

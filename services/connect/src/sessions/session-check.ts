@@ -8,31 +8,59 @@
 // after it finds the route in presence and reaches this node as a
 // SessionRevocation over the push bus. Either way the connection ends.
 import { internalV1 } from '@im-mesh/contracts';
-import { createServiceClient, type AccessTokenClaims, type ServiceChannel, type ServiceTokenSource } from '@im-mesh/platform';
+import { BatchedLookup, createServiceClient, type AccessTokenClaims, type ServiceChannel, type ServiceTokenSource } from '@im-mesh/platform';
 
 export type SessionVerdict = { kind: 'live' } | { kind: 'revoked' } | { kind: 'banned'; reason: string };
 
 /** Resolves the verdict; rejects when auth cannot be asked (the hub answers UNAVAILABLE). */
 export type SessionCheck = (claims: AccessTokenClaims) => Promise<SessionVerdict>;
 
-/** How long one question to auth may take, in ms. */
-const CHECK_DEADLINE_MS = 3_000;
+/**
+ * How long one question to auth may take, in ms. Generous: under a reconnect
+ * storm a refused check sends its client back into the storm, so waiting a
+ * little longer costs less than failing.
+ */
+const CHECK_DEADLINE_MS = 10_000;
 
+/** Sessions per CheckSessions call (auth takes up to 1,000). */
+const SESSIONS_PER_CALL = 500;
+
+type SessionKey = { userId: string; sessionId: string };
+
+/**
+ * Questions asked while earlier ones are on their way to auth go together in
+ * the next CheckSessions call (BatchedLookup): thousands of clients reconnecting
+ * at once cost a few dozen calls, not one each.
+ */
 export function authSessionCheck(channel: ServiceChannel, serviceToken?: ServiceTokenSource): SessionCheck {
   const client = createServiceClient(internalV1.SessionStatusServiceDefinition, channel.channel, { serviceToken });
-  return async (claims) => {
-    const answer = await client.checkSession(
-      { userId: claims.userId, sessionId: claims.sessionId },
-      { signal: AbortSignal.timeout(CHECK_DEADLINE_MS) },
-    );
-    switch (answer.state) {
-      case internalV1.SessionState.SESSION_STATE_LIVE:
-        return { kind: 'live' };
-      case internalV1.SessionState.SESSION_STATE_BANNED:
-        return { kind: 'banned', reason: answer.reason };
-      default:
-        // Revoked, unknown, or a state this node does not know yet: refuse.
-        return { kind: 'revoked' };
-    }
-  };
+  const keyOf = (key: SessionKey) => `${key.userId}:${key.sessionId}`;
+  const questions = new BatchedLookup<SessionKey, SessionVerdict>({
+    keyOf,
+    // Every question gets an answer from auth; a missing one would be a bug there, so refuse.
+    missing: { kind: 'revoked' },
+    maxBatch: SESSIONS_PER_CALL,
+    fetch: async (keys) => {
+      const { results } = await client.checkSessions({ sessions: keys }, { signal: AbortSignal.timeout(CHECK_DEADLINE_MS) });
+      const verdicts = new Map<string, SessionVerdict>();
+      keys.forEach((key, i) => {
+        const answer = results[i];
+        if (answer) verdicts.set(keyOf(key), verdictOf(answer));
+      });
+      return verdicts;
+    },
+  });
+  return (claims) => questions.load({ userId: claims.userId, sessionId: claims.sessionId });
+}
+
+function verdictOf(answer: internalV1.CheckSessionResponse): SessionVerdict {
+  switch (answer.state) {
+    case internalV1.SessionState.SESSION_STATE_LIVE:
+      return { kind: 'live' };
+    case internalV1.SessionState.SESSION_STATE_BANNED:
+      return { kind: 'banned', reason: answer.reason };
+    default:
+      // Revoked, unknown, or a state this node does not know yet: refuse.
+      return { kind: 'revoked' };
+  }
 }

@@ -67,10 +67,16 @@ export async function startAuthAndCoreDouble(): Promise<AuthAndCoreDouble> {
       return { jwksJson: JSON.stringify({ keys: [{ ...jwk, kid: KID, alg: 'RS256', use: 'sig' }] }) };
     },
   });
+  const standing = (request: internalV1.CheckSessionRequest): internalV1.CheckSessionResponse => {
+    const ended = endedSessions.has(request.sessionId);
+    return { state: ended ? internalV1.SessionState.SESSION_STATE_REVOKED : internalV1.SessionState.SESSION_STATE_LIVE, reason: '' };
+  };
   server.add(internalV1.SessionStatusServiceDefinition, {
     async checkSession(request) {
-      const ended = endedSessions.has(request.sessionId);
-      return { state: ended ? internalV1.SessionState.SESSION_STATE_REVOKED : internalV1.SessionState.SESSION_STATE_LIVE, reason: '' };
+      return standing(request);
+    },
+    async checkSessions(request) {
+      return { results: request.sessions.map(standing) };
     },
   });
   server.add(internalV1.DeliveryServiceDefinition, {
