@@ -44,6 +44,10 @@ export async function latency1to1(context: ScenarioContext): Promise<ScenarioRes
       const to = monotonicNs();
       await waitForDrain(context, pool, all.ok);
       phases.push({ rate, from, to });
+      // Latency is binned by the second a frame arrived, and a phase's window runs
+      // 2 s past its last send: without a gap the next phase's first seconds
+      // (at a higher rate) would count in this one's percentiles.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
     }
     const collected = await collectAll(pool);
     const series = mergedSeries(collected);
