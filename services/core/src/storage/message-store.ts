@@ -217,9 +217,10 @@ export class MessageStore {
    *
    * One transaction per conversation is in flight at a time (per core
    * instance); the sends of that conversation that arrive meanwhile go together
-   * in the next one, each in a savepoint of its own, so one refused send never
-   * takes the others with it. At low load that is one send per transaction;
-   * under load one commit, one WAL flush, carries many.
+   * in the next one, written with a few statements for all of them (sendAllIn),
+   * and each still gets its own outcome: one refused send never takes the others
+   * with it. At low load that is one send per transaction; under load one
+   * commit, one WAL flush, carries many.
    */
   send(message: NewMessage, signal?: AbortSignal): Promise<SendOutcome> {
     if (this.pendingSends >= this.maxPendingSends) {
@@ -265,6 +266,9 @@ export class MessageStore {
         if (batch.length === 1) await this.writeOne(batch[0]!);
         else await this.writeMany(batch);
       }
+    } catch (error) {
+      // The writers settle every send themselves; should one throw anyway, no send may be left waiting.
+      for (const pending of lane.waiting.splice(0)) pending.reject(error);
     } finally {
       this.lanes.delete(conversationId);
     }
