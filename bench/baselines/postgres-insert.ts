@@ -4,7 +4,7 @@
 // writes to. `clients` connections run transactions back to back for `durationMs`.
 // The tables live in a schema of their own, dropped afterwards.
 //
-// `withNotify` adds a pg_notify inside the transaction, as core's send does to
+// `withNotify` adds a pg_notify inside the transaction, as core's send did (until d5b7f74) to
 // wake other instances' relays: PostgreSQL serializes the commits of every
 // transaction that notified (a database-wide lock taken before commit and held
 // until the commit record is flushed), so the pair of figures shows what that

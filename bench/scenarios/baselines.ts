@@ -21,7 +21,7 @@ export async function baselines(context: ScenarioContext): Promise<ScenarioResul
   const echo = await measureWsEcho(echoConnections, echoInFlight, durationMs);
   context.progress(`  raw PostgreSQL message+outbox transactions, ${pgClients} connections`);
   const insert = await measurePostgresInsert(context.system.databaseUrl, pgClients, durationMs);
-  context.progress(`  the same with a pg_notify in each transaction (as core's send does)`);
+  context.progress(`  the same with a pg_notify in each transaction (as core's send did until d5b7f74)`);
   const insertNotify = await measurePostgresInsert(context.system.databaseUrl, pgClients, durationMs, true);
   context.progress(`  raw RabbitMQ persistent publishes with confirms, window ${rabbitWindow}`);
   const publish = await measureRabbitPublish(RABBITMQ_URL, rabbitWindow, durationMs);

@@ -140,7 +140,7 @@ describe('outbox claims of a dead relay', () => {
     const ids = stored.map((s) => s.messageId);
     const relayA = await startStalledRelay(h);
     try {
-      await eventually('relay A is publishing inside its claim', () => relayA.bus.calls === 1);
+      await eventually('relay A is publishing inside its claim', () => relayA.bus.calls >= 1);
       // The session holding the lock is the one whose transaction id is the row's xmax.
       const [holder] = await h.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE backend_xid = (SELECT xmax FROM core.outbox WHERE message_id = $1)',
@@ -190,7 +190,7 @@ describe('outbox claims of a dead relay', () => {
     // Core runs with openDatabase's 60 s; 1 s here keeps the test short.
     const relayA = await startStalledRelay(h, 1_000);
     try {
-      await eventually('relay A is publishing inside its claim', () => relayA.bus.calls === 1);
+      await eventually('relay A is publishing inside its claim', () => relayA.bus.calls >= 1);
       const stalledAt = Date.now();
       await relayBRespectsTheClaim(ids);
       await eventually('the stalled session was cut off', async () => (await claimable(ids)) > 0 || (await h.count('outbox')) === 0, 5_000);

@@ -77,16 +77,15 @@ describe('outbox dead-lettering', () => {
 
     const laterIds = [later1.messageId, later2.messageId];
     await eventually('the later messages reached bob', () => h.messagesFor(h.bob, 'bob-phone').filter((m) => laterIds.includes(m.messageId)).length === 2, 10_000);
-    const toBob = h.messagesFor(h.bob, 'bob-phone');
     assert.deepEqual(
-      toBob.filter((m) => laterIds.includes(m.messageId)).map((m) => m.seq),
+      h.messagesFor(h.bob, 'bob-phone').filter((m) => laterIds.includes(m.messageId)).map((m) => m.seq),
       [later1.seq, later2.seq],
     );
-    assert.equal(toBob.some((m) => m.messageId === poison.messageId), false);
-    assert.equal(bus.attempts.get(poison.messageId), MAX_ATTEMPTS, 'tried exactly CORE_OUTBOX_MAX_ATTEMPTS times');
-    // The later rows are published inside the pass whose settle transaction moves
-    // the poison row; wait for that commit rather than racing it.
+    // The later rows went out with the poison row's first attempt (a batch is
+    // published back to back); the poison row then retries alone until it dies.
     await eventually('the poison row to reach outbox_dead', async () => (await h.count('outbox_dead')) === 1, 10_000);
+    assert.equal(h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === poison.messageId), false);
+    assert.equal(bus.attempts.get(poison.messageId), MAX_ATTEMPTS, 'tried exactly CORE_OUTBOX_MAX_ATTEMPTS times');
 
     const dead = await h.query<{ message_id: string; seq: number; attempts: number; last_error: string }>(
       'SELECT message_id, seq, attempts, last_error FROM core.outbox_dead',
@@ -135,7 +134,13 @@ describe('outbox dead-lettering', () => {
       [first.conversationId],
     );
     assert.deepEqual(dead, sent.map((s) => ({ seq: s.seq, attempts: MAX_ATTEMPTS, last_error: 'broker refused the push' })));
-    assert.deepEqual(sent.map((s) => bus.attempts.get(s.messageId)), [MAX_ATTEMPTS, MAX_ATTEMPTS]);
+    assert.equal(bus.attempts.get(first.messageId), MAX_ATTEMPTS);
+    // The head retries alone, and the second row goes only once the head is dead.
+    // If both were claimed in the first pass, the second also went out once with
+    // the head's first attempt (a batch is published back to back); failing
+    // behind the head, that try does not count.
+    const secondTries = bus.attempts.get(second.messageId)!;
+    assert.ok(secondTries === MAX_ATTEMPTS || secondTries === MAX_ATTEMPTS + 1, `the second row was published ${secondTries} times`);
     assert.equal(await h.count('outbox'), 0);
     assert.equal(sample(await h.scrape(), 'core_outbox_dead_total'), 3, 'the poison row of the test before, and these two');
 

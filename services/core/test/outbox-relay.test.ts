@@ -189,6 +189,66 @@ describe('outbox relay', () => {
   });
 });
 
+/** A bus whose confirms take a while, like a broker that fsyncs: records publish order and how many overlap. */
+class SlowConfirmBus implements PushBus {
+  readonly order: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  private readonly inner = new MemoryPushBus();
+  readonly capabilities = this.inner.capabilities;
+  consume(nodeId: string, handler: PushHandler) {
+    return this.inner.consume(nodeId, handler);
+  }
+  async publish(nodeId: string, message: PushMessage) {
+    this.order.push(message.id);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      const outcome = await this.inner.publish(nodeId, message);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return outcome;
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+  backlog(nodeId: string) {
+    return this.inner.backlog(nodeId);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+describe('outbox relay with a broker slow to confirm', () => {
+  let h: CoreHarness;
+  let bus: SlowConfirmBus;
+  before(async () => {
+    bus = new SlowConfirmBus();
+    h = await CoreHarness.start({ bus, pollMs: 100 });
+    await h.online(h.bob, 'bob-phone');
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test("a conversation's claimed rows are published back to back in seq order, not one confirm at a time", async () => {
+    const first = await h.messagesAs(h.alice, 'alice-phone').sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('first') });
+    await eventually('first pushed', () => h.messagesFor(h.bob, 'bob-phone').length === 1);
+    bus.order.length = 0;
+    bus.maxInFlight = 0;
+    // Ten rows committed together elsewhere: the next poll claims them in one batch.
+    const stored: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const content = messageV1.MessageContent.encode(text(`batch ${i}`)).finish();
+      stored.push((await h.storeElsewhere(first.conversationId, h.alice, content)).messageId);
+    }
+    await eventually('all ten pushed', () => h.messagesFor(h.bob, 'bob-phone').length === 11, 5_000);
+    assert.deepEqual(bus.order, stored, 'published in seq order, once each');
+    assert.ok(bus.maxInFlight > 1, `publishes overlapped (${bus.maxInFlight} at once)`);
+    assert.deepEqual(h.messagesFor(h.bob, 'bob-phone').slice(1).map((m) => m.messageId), stored);
+  });
+});
+
 describe('outbox relay wake-up', () => {
   let h: CoreHarness;
   before(async () => {

@@ -2,9 +2,13 @@
 // rows, resolves each message's recipients (every member's live devices except
 // the device that sent it, which has the reply), publishes one envelope per
 // connect node per message, and deletes a row only after all its publishes
-// resolved. A failed publish (or a stored message that cannot be decoded)
-// reschedules the row with backoff and holds back the later rows of that
-// conversation, so per-conversation push order is seq order.
+// resolved. The claimed rows of a conversation are published back to back in
+// seq order and their confirms awaited together (one broker round trip per
+// batch, not per message). A failed publish (or a stored message that cannot
+// be decoded) reschedules the row with backoff and holds back the rows of that
+// conversation not pushed yet, so pushes go in seq order except after a
+// failure, when rows of the same batch that did go out arrive before the
+// retried one (clients apply by seq and pull the gap).
 //
 // A row that has failed `maxAttempts` times is dead-lettered instead (moved to
 // outbox_dead, one error log line, core_outbox_dead_total): its pushes are
@@ -22,9 +26,9 @@ import type { DeviceRoute, Logger } from '@im-mesh/platform';
 import type { connectV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
 import { toMessage } from '../messages/message-view.js';
-import type { Pusher } from '../push/pusher.js';
+import type { Pusher, PushResult } from '../push/pusher.js';
 import { OUTBOX_CHANNEL, type MessageRow } from '../storage/message-store.js';
-import { seesSeq, type ClaimedBatch, type OutboxRow, type OutboxStore } from '../storage/outbox-store.js';
+import { seesSeq, type ClaimedBatch, type ConversationRecipient, type OutboxRow, type OutboxStore } from '../storage/outbox-store.js';
 import { CoalescedCall } from './coalesced-call.js';
 import { OutboxListener } from './outbox-listener.js';
 import { retryDelayMs } from './retry-backoff.js';
@@ -173,7 +177,7 @@ export class OutboxRelay {
     return this.options.store.claim(this.batchSize, async (batch) => {
       if (batch.rows.length === 0) return { claimed: 0, settled: 0, retryInMs: undefined, deadLettered: [] };
       const claimedAt = performance.now();
-      const { pusher, metrics, logger } = this.options;
+      const { pusher, metrics } = this.options;
       const conversationIds = [...new Set(batch.rows.map((row) => row.conversation_id))];
       const recipients = await batch.recipients();
 
@@ -189,45 +193,46 @@ export class OutboxRelay {
 
       await Promise.all(
         conversationIds.map(async (conversationId) => {
-          for (const row of publishableRows(batch.rows, conversationId)) {
-            const { message } = row;
-            if (!message) {
-              // The message was deleted after it was stored: there is nothing left to push.
-              logger.warn({ outboxId: row.id, messageId: row.message_id }, 'outbox row without its message; dropping it');
-              sent.push(row.id);
-              continue;
-            }
-            // Only those whose window holds this seq: a group member who left
-            // before it, or joined after it, is not pushed it.
-            const seeing = (recipients.get(conversationId) ?? []).filter((recipient) => seesSeq(recipient, message.seq)).map((r) => r.userId);
-            const offlineUserIds = seeing.filter((userId) => userId !== message.sender_id && !routes.has(userId));
-            if (offlineUserIds.length > 0) offline.push({ rowId: row.id, message, userIds: offlineUserIds });
-            const targets = seeing
-              .flatMap((userId) => routes.get(userId) ?? [])
-              .filter((route) => !(route.userId === message.sender_id && route.deviceId === message.sender_device_id));
-            if (targets.length === 0) {
-              // Every recipient is offline: they will pull the message on sync.
-              sent.push(row.id);
-              continue;
-            }
-            try {
-              // Decoding the stored content is part of the attempt: a row that cannot be
-              // decoded is rescheduled on its own instead of rolling back the batch.
-              const frame: connectV1.ServerFrame = { kind: { $case: 'message', value: toMessage(message) } };
-              const outcome = await pusher.publish('message', message.id, targets, frame);
-              sent.push(row.id);
-              if (outcome.delivered > 0) {
-                metrics.deliveryLatency.observe((row.age_ms + (performance.now() - claimedAt)) / 1000);
+          // Rows publish back to back, in seq order (the bus keeps call order on
+          // its channel), and their confirms are awaited after: a conversation's
+          // rate is no longer one broker round trip per message. A row that
+          // failed before goes alone, and the rest only once it went out, so a
+          // broker that refuses everything is asked once per pass, not per row.
+          //
+          // The first failure is the conversation's head: it is rescheduled and
+          // holds back the rows not pushed yet. Later rows whose push went out
+          // anyway are done (their devices have them; the client applies by seq
+          // and pulls the gap); later failures stay as they are, behind the head.
+          // A head failing for the last time is dead-lettered at settle, so the
+          // next failure becomes the head.
+          let issued: Array<{ row: OutboxRow; push: Promise<PushResult | undefined> }> = [];
+          let held = false;
+          const settleIssued = async () => {
+            const settling = issued;
+            issued = [];
+            for (const { row, push } of settling) {
+              try {
+                const outcome = await push;
+                sent.push(row.id);
+                if (outcome && outcome.delivered > 0) {
+                  metrics.deliveryLatency.observe((row.age_ms + (performance.now() - claimedAt)) / 1000);
+                }
+              } catch (error) {
+                if (held) continue;
+                failed.push({ row, error });
+                if (!this.isExhausted(row)) held = true;
               }
-            } catch (error) {
-              failed.push({ row, error });
-              // A row failing for the last time is dead-lettered at settle: the rows
-              // after it (held by us, so in order) may go now. Otherwise they wait
-              // until this one went out.
-              if (this.isExhausted(row)) continue;
-              return;
             }
+          };
+          for (const row of publishableRows(batch.rows, conversationId)) {
+            const retry = row.attempts > 0;
+            if (retry) await settleIssued();
+            if (held) break;
+            issued.push({ row, push: this.pushRow(row, conversationId, recipients, routes, offline) });
+            if (retry) await settleIssued();
+            if (held) break;
           }
+          await settleIssued();
         }),
       );
       if (sent.length > 0) crashPoint('after-confirm');
@@ -238,6 +243,48 @@ export class OutboxRelay {
       }
       return result;
     });
+  }
+
+  /**
+   * Starts the push of one claimed row, without waiting for it: resolves
+   * undefined when there is nothing to push (the message is gone, or every
+   * recipient is offline and will sync), and notes offline recipients.
+   */
+  private pushRow(
+    row: OutboxRow,
+    conversationId: string,
+    recipients: Map<string, ConversationRecipient[]>,
+    routes: Map<string, DeviceRoute[]>,
+    offline: Array<{ rowId: number; message: MessageRow; userIds: string[] }>,
+  ): Promise<PushResult | undefined> {
+    const { message } = row;
+    if (!message) {
+      // The message was deleted after it was stored: there is nothing left to push.
+      this.options.logger.warn({ outboxId: row.id, messageId: row.message_id }, 'outbox row without its message; dropping it');
+      return Promise.resolve(undefined);
+    }
+    // Only those whose window holds this seq: a group member who left
+    // before it, or joined after it, is not pushed it.
+    const seeing = (recipients.get(conversationId) ?? []).filter((recipient) => seesSeq(recipient, message.seq)).map((r) => r.userId);
+    const offlineUserIds = seeing.filter((userId) => userId !== message.sender_id && !routes.has(userId));
+    if (offlineUserIds.length > 0) offline.push({ rowId: row.id, message, userIds: offlineUserIds });
+    const targets = seeing
+      .flatMap((userId) => routes.get(userId) ?? [])
+      .filter((route) => !(route.userId === message.sender_id && route.deviceId === message.sender_device_id));
+    // Every recipient offline: they will pull the message on sync.
+    if (targets.length === 0) return Promise.resolve(undefined);
+    let push: Promise<PushResult>;
+    try {
+      // Decoding the stored content is part of the attempt: a row that cannot be
+      // decoded is rescheduled on its own instead of rolling back the batch.
+      const frame: connectV1.ServerFrame = { kind: { $case: 'message', value: toMessage(message) } };
+      push = this.options.pusher.publish('message', message.id, targets, frame);
+    } catch (error) {
+      push = Promise.reject(error);
+    }
+    // Settled in order by the caller; this only keeps an early rejection from being reported as unhandled.
+    push.catch(() => undefined);
+    return push;
   }
 
   /** True when the row's current attempt, if it fails, is its last. */
