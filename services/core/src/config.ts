@@ -29,8 +29,8 @@ export const coreConfigShape = {
   CORE_DATABASE_POOL_SIZE: env.int(20, 1, 500),
   /**
    * A separate, smaller pool for the work that drains the system: the outbox
-   * relay, delivery reports and typing relays. Client calls queueing for the
-   * main pool under load never hold back pushes and acks.
+   * relay and delivery reports. Client calls queueing for the main pool under
+   * load never hold back pushes and acks.
    */
   CORE_INTERNAL_DATABASE_POOL_SIZE: env.int(4, 2, 100),
   /**

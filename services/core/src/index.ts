@@ -227,7 +227,8 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     server.addWith(
       authorizeCalls(verifier, { RelayTyping: 'internal.call' }),
       internalV1.TypingServiceDefinition,
-      typingService(new TypingRelay(internalConversationStore, pusher)),
+      // Typing is client-driven: it stays on the client pool, away from the relay's.
+      typingService(new TypingRelay(conversationStore, pusher)),
     );
     server.addWith(
       authorizeCalls(verifier, MESSAGE_ADMIN_PERMISSIONS),

@@ -226,4 +226,36 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     // The queue has room again.
     assert.equal(storedSeq(await small.send(directSend('after-the-wave'))) > 0, true);
   });
+
+  test('in one batch to a group: a non-member is answered not_member and a send whose statement fails fails alone; the others are stored', async () => {
+    const group = `g-${randomUUID()}`;
+    const eve = randomUUID();
+    await database.query('INSERT INTO core.conversations (id, type) VALUES ($1, 2)', [group]);
+    await database.query('INSERT INTO core.conversation_members (conversation_id, user_id) VALUES ($1, $2), ($1, $3)', [group, alice, bob]);
+    const toGroup = (clientMsgId: string, overrides: Partial<NewMessage> = {}) =>
+      directSend(clientMsgId, { conversationId: group, directMembers: undefined, ...overrides });
+    const settled = await Promise.allSettled([
+      store.send(toGroup('group-ahead')),
+      store.send(toGroup('group-alice')),
+      store.send(toGroup('group-eve', { senderId: eve })),
+      store.send(toGroup('group-broken', { afterStore: async () => Promise.reject(new Error('statement failed')) })),
+      store.send(toGroup('group-bob', { senderId: bob })),
+    ]);
+    assert.deepEqual(settled.map((s) => (s.status === 'fulfilled' ? s.value.kind : (s.reason as Error).message)), [
+      'stored',
+      'stored',
+      'not_member',
+      'statement failed',
+      'stored',
+    ]);
+    const rows: Array<{ client_msg_id: string; seq: number }> = await database.query(
+      'SELECT client_msg_id, seq FROM core.messages WHERE conversation_id = $1 ORDER BY seq',
+      [group],
+    );
+    assert.deepEqual(rows.map((row) => [row.client_msg_id, Number(row.seq)]), [
+      ['group-ahead', 1],
+      ['group-alice', 2],
+      ['group-bob', 3],
+    ]);
+  });
 });

@@ -239,9 +239,9 @@ export class SessionStore {
     }));
   }
 
-  /** Whether the session may hold a connection: 'live', 'revoked' (or unknown), or the user's ban. */
   /**
-   * Whether a session may hold a connection. Concurrent questions share
+   * Whether a session may hold a connection: 'live', 'revoked' (or unknown), or
+   * the user's ban. Concurrent questions share
    * queries (BatchedLookup): a reconnect storm of thousands of devices costs a
    * few dozen queries and at most two pool connections, not one of each per device.
    */

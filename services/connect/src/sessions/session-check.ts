@@ -7,6 +7,7 @@
 // revocation committed before the question is answered here; one committed
 // after it finds the route in presence and reaches this node as a
 // SessionRevocation over the push bus. Either way the connection ends.
+import { ClientError, Status } from 'nice-grpc';
 import { internalV1 } from '@im-mesh/contracts';
 import { BatchedLookup, createServiceClient, type AccessTokenClaims, type ServiceChannel, type ServiceTokenSource } from '@im-mesh/platform';
 
@@ -37,17 +38,24 @@ export function authSessionCheck(channel: ServiceChannel, serviceToken?: Service
   const keyOf = (key: SessionKey) => `${key.userId}:${key.sessionId}`;
   const questions = new BatchedLookup<SessionKey, SessionVerdict>({
     keyOf,
-    // Every question gets an answer from auth; a missing one would be a bug there, so refuse.
+    // Never used: fetch answers every key or throws.
     missing: { kind: 'revoked' },
     maxBatch: SESSIONS_PER_CALL,
     fetch: async (keys) => {
-      const { results } = await client.checkSessions({ sessions: keys }, { signal: AbortSignal.timeout(CHECK_DEADLINE_MS) });
-      const verdicts = new Map<string, SessionVerdict>();
-      keys.forEach((key, i) => {
-        const answer = results[i];
-        if (answer) verdicts.set(keyOf(key), verdictOf(answer));
-      });
-      return verdicts;
+      const signal = AbortSignal.timeout(CHECK_DEADLINE_MS);
+      let results: internalV1.CheckSessionResponse[];
+      try {
+        ({ results } = await client.checkSessions({ sessions: keys }, { signal }));
+      } catch (error) {
+        // An auth from before CheckSessions (a rolling upgrade that reached connect
+        // first): ask one session at a time, as before.
+        if (!(error instanceof ClientError && error.code === Status.UNIMPLEMENTED)) throw error;
+        results = await Promise.all(keys.map((key) => client.checkSession(key, { signal })));
+      }
+      // One answer per question, in order; anything else is auth's fault, not the
+      // user's: fail the check (the client retries) rather than log them out.
+      if (results.length !== keys.length) throw new Error(`auth answered ${results.length} of ${keys.length} session checks`);
+      return new Map(keys.map((key, i) => [keyOf(key), verdictOf(results[i]!)]));
     },
   });
   return (claims) => questions.load({ userId: claims.userId, sessionId: claims.sessionId });

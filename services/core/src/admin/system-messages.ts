@@ -1,7 +1,7 @@
 // System messages from internal teams (im.admin.v1.MessageAdminService): a
 // SystemContent notice appended to a user's system conversation ("sys:<user>")
 // or to a group's conversation, through the same insert as every send (seq,
-// message, outbox row, NOTIFY at commit), so it is pushed live and synced.
+// message, outbox row; the relay is woken after the commit), so it is pushed live and synced.
 //
 // The sender is the server (the nil UUID, device "server"); the caller's
 // client_msg_id is namespaced by its service account, so two teams cannot

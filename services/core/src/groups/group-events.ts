@@ -1,6 +1,6 @@
 // Appends a GroupEvent to the group's own conversation inside the change's
-// transaction, through the same insert as every send (seq, message, outbox row,
-// NOTIFY at commit): live devices get it pushed by the outbox relay, offline
+// transaction, through the same insert as every send (seq, message, outbox row;
+// the relay is woken after the commit): live devices get it pushed by the outbox relay, offline
 // devices pull it like any message.
 import { randomUUID } from 'node:crypto';
 import { uuidv7 } from '@im-mesh/platform';

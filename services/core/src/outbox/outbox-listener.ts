@@ -17,6 +17,8 @@
 import pg from 'pg';
 import type { Logger } from '@im-mesh/platform';
 
+const NOTIFY_TIMEOUT_MS = 5_000;
+
 export interface OutboxListenerOptions {
   /** Makes the client; a real pg.Client by default (tests pass a fake). */
   newClient?: () => pg.Client;
@@ -49,6 +51,8 @@ export class OutboxListener {
         new pg.Client({
           connectionString: this.databaseUrl,
           application_name: 'im-core-outbox-listener',
+          // A LISTEN connection is idle for long stretches: keepalive notices a dead peer.
+          keepAlive: true,
           // A connect that hangs would otherwise hold stop() too.
           connectionTimeoutMillis: 10_000,
         }));
@@ -80,10 +84,22 @@ export class OutboxListener {
   async notifyOthers(): Promise<void> {
     const client = this.current;
     if (!client || !this.listening) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.query(`NOTIFY ${this.channel}`);
-    } catch {
-      // The connection broke: its 'error' or 'end' starts the reconnect.
+      // Bounded: on a connection that died without a word the NOTIFY would never
+      // settle, and no later commit would be announced (one is in flight at most).
+      await Promise.race([
+        client.query(`NOTIFY ${this.channel}`),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('NOTIFY took longer than 5 s')), NOTIFY_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (error) {
+      // The connection broke: its 'error' or 'end' starts the reconnect. A NOTIFY
+      // that timed out means the same, so drop the connection to start one.
+      if (client === this.current && error instanceof Error && error.message.startsWith('NOTIFY took')) this.lost(client, error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

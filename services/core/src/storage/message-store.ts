@@ -267,7 +267,8 @@ export class MessageStore {
         else await this.writeMany(batch);
       }
     } catch (error) {
-      // The writers settle every send themselves; should one throw anyway, no send may be left waiting.
+      // The writers settle every send themselves; should one throw anyway, the
+      // sends still queued are failed rather than left waiting.
       for (const pending of lane.waiting.splice(0)) pending.reject(error);
     } finally {
       this.lanes.delete(conversationId);
@@ -283,48 +284,45 @@ export class MessageStore {
   }
 
   /**
-   * Several sends of one conversation in one transaction, each in a savepoint:
-   * a send that throws (a policy refusal, a twin's unique key) is rolled back
-   * alone. Outcomes are handed out after the commit, since none is durable
-   * before it; if the transaction fails, every send of the batch fails with it
-   * and none was stored.
+   * Several sends of one conversation in one transaction. Outcomes are handed
+   * out after the commit, since none is durable before it. The common batch goes
+   * through sendAllIn; a batch with mentions, one that would create a direct
+   * conversation, or one whose transaction failed on something other than a
+   * refusal goes send by send in savepoints, so each send gets its own outcome
+   * and one failing send fails alone. A twin committed by another core instance
+   * under us (unique key) sends each one again alone.
    */
   private async writeMany(batch: readonly PendingSend[]): Promise<void> {
-    if (batch.every((pending) => pending.message.mentionUserIds.length === 0)) {
-      let settled: SettledSend[] | undefined;
-      try {
-        settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
-      } catch (error) {
-        if (error instanceof NotAllMembers) {
-          await this.writeEachInSavepoint(batch);
-          return;
-        }
-        // A twin from another core instance committed under us (unique key): each
-        // send tries again alone. Any other failure stored nothing and fails them all.
-        if (!isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
-          for (const pending of batch) pending.reject(error);
-          return;
-        }
-      }
-      if (settled) {
-        for (const { pending, outcome, error } of settled) {
-          if (outcome) pending.resolve(outcome);
-          else pending.reject(error);
-        }
-        return;
-      }
-      for (const pending of batch) await this.writeOne(pending);
+    if (batch.some((pending) => pending.message.mentionUserIds.length > 0)) {
+      await this.writeEachInSavepoint(batch);
       return;
     }
-    await this.writeEachInSavepoint(batch);
+    let settled: SettledSend[];
+    try {
+      settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
+    } catch (error) {
+      if (isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
+        for (const pending of batch) await this.writeOne(pending);
+      } else {
+        // A sender not yet a member (NotAllMembers), or a statement that failed
+        // for one send (a timeout, a file swept after its check): nothing was stored.
+        await this.writeEachInSavepoint(batch);
+      }
+      return;
+    }
+    for (const { pending, outcome, error } of settled) {
+      if (outcome) pending.resolve(outcome);
+      else pending.reject(error);
+    }
   }
 
   /**
    * The common batch (members of the conversation sending without mentions) in
    * a few statements however many sends it holds: one preflight, one check per
    * distinct checkKey, one insert. A send the check refuses is left out; a
-   * twin of a send earlier in the batch gets that send's message. Undefined
-   * when a sender is not a member yet (a new direct conversation): the batch
+   * twin of a send earlier in the batch gets that send's message; a sender who
+   * is not a member of a group or system conversation gets not_member. Throws
+   * NotAllMembers when a direct conversation has to be created first: the batch
    * then goes send by send.
    */
   private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<SettledSend[]> {
@@ -335,8 +333,8 @@ export class MessageStore {
       batch.map((pending) => pending.message.clientMsgId),
     ]);
     const byPosition = new Map(preflight.map((row) => [row.ord - 1, row]));
-    if (preflight.some((row) => !row.member && !row.id)) {
-      // Someone is not (yet) a member: let the one-by-one path create or refuse.
+    if (batch.some((pending, index) => pending.message.directMembers && !byPosition.get(index)!.member && !byPosition.get(index)!.id)) {
+      // A direct conversation to create first: the one-by-one path does that.
       throw new NotAllMembers();
     }
     const verdicts = new Map<string, Promise<unknown>>();
@@ -348,6 +346,10 @@ export class MessageStore {
       const pre = byPosition.get(index)!;
       if (pre.id) {
         settled[index] = { pending, outcome: { kind: 'duplicate', message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! } } };
+        continue;
+      }
+      if (!pre.member) {
+        settled[index] = { pending, outcome: { kind: 'not_member' } };
         continue;
       }
       const twinKey = `${message.senderId}\u0000${message.clientMsgId}`;
