@@ -203,6 +203,7 @@ describe('MessageStore: concurrent sends to one conversation', () => {
         small.send(directSend('pending-3')),
         small.send(directSend('pending-4')),
       ];
+      const settling = Promise.allSettled(queued);
       const refused = await small.send(directSend('one-too-many')).then(
         () => assert.fail('the sixth send was accepted'),
         (error: unknown) => error,
@@ -211,9 +212,12 @@ describe('MessageStore: concurrent sends to one conversation', () => {
       assert.equal(refused.code, 'resource_exhausted');
       assert.equal(refused.reason, 'SEND_QUEUE_FULL');
       assert.ok(refused.retryAfterMs! > 0);
+      // Its place frees at once: the queue takes a send again before anything committed.
       cancelled.abort();
+      const replacement = small.send(directSend('pending-replacement'));
       await blocker.query('COMMIT');
-      const settled = await Promise.allSettled(queued);
+      assert.equal((await replacement).kind, 'stored');
+      const settled = await settling;
       assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
       assert.equal((settled[2] as PromiseRejectedResult).reason.name, 'AbortError');
     } finally {
@@ -222,7 +226,7 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     const rows: Array<{ client_msg_id: string }> = await database.query(
       "SELECT client_msg_id FROM core.messages WHERE client_msg_id LIKE 'pending-%' OR client_msg_id = 'one-too-many' ORDER BY seq",
     );
-    assert.deepEqual(rows.map((row) => row.client_msg_id), ['pending-0', 'pending-1', 'pending-3', 'pending-4']);
+    assert.deepEqual(rows.map((row) => row.client_msg_id), ['pending-0', 'pending-1', 'pending-3', 'pending-4', 'pending-replacement']);
     // The queue has room again.
     assert.equal(storedSeq(await small.send(directSend('after-the-wave'))) > 0, true);
   });
@@ -257,5 +261,32 @@ describe('MessageStore: concurrent sends to one conversation', () => {
       ['group-alice', 2],
       ['group-bob', 3],
     ]);
+  });
+
+  test('one conversation may fill a tenth of the queue: beyond it its sends are refused while another conversation still sends', async () => {
+    const bounded = new MessageStore(database, { maxPendingSends: 1_000 });
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    let queued: Array<Promise<SendOutcome>> = [];
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [conversationId]);
+      // One in its transaction (waiting on the row), a hundred waiting behind it.
+      queued = Array.from({ length: 101 }, (_, i) => bounded.send(directSend(`hot-${i}`)));
+      const refused = await bounded.send(directSend('hot-one-too-many')).then(
+        () => assert.fail('the hot conversation took more than a tenth of the queue'),
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof AppError && refused.reason === 'SEND_QUEUE_FULL');
+      const carol = randomUUID();
+      const elsewhere = await bounded.send(
+        directSend('cool', { conversationId: directConversationId(alice, carol), directMembers: [alice, carol] }),
+      );
+      assert.equal(elsewhere.kind, 'stored');
+      await blocker.query('COMMIT');
+      assert.equal((await Promise.all(queued)).filter((outcome) => outcome.kind === 'stored').length, 101);
+    } finally {
+      await blocker.end().catch(() => undefined);
+    }
   });
 });

@@ -160,7 +160,7 @@ const MAX_SENDS_PER_TRANSACTION = 64;
 
 interface PendingSend {
   message: NewMessage;
-  /** The caller's call; a send whose caller gave up before its turn is not written. */
+  /** The caller's call; a send whose caller gave up while waiting is dropped, not written. */
   signal: AbortSignal | undefined;
   resolve: (outcome: SendOutcome) => void;
   reject: (error: unknown) => void;
@@ -188,6 +188,7 @@ export interface MessageStoreOptions {
    * Sends queued or being written at once, over all conversations. Beyond it a
    * send is refused at once with RESOURCE_EXHAUSTED and a retry hint, instead
    * of waiting in a queue that only grows while the database cannot keep up.
+   * One conversation may have a tenth of it waiting (at least one batch).
    * 10,000 by default.
    */
   maxPendingSends?: number;
@@ -198,6 +199,7 @@ const SEND_QUEUE_FULL = 'The server has too many messages waiting to be stored. 
 export class MessageStore {
   private readonly lanes = new Map<string, ConversationLane>();
   private readonly maxPendingSends: number;
+  private readonly maxWaitingPerConversation: number;
   private pendingSends = 0;
 
   constructor(
@@ -205,6 +207,7 @@ export class MessageStore {
     options: MessageStoreOptions = {},
   ) {
     this.maxPendingSends = options.maxPendingSends ?? 10_000;
+    this.maxWaitingPerConversation = Math.max(MAX_SENDS_PER_TRANSACTION, Math.floor(this.maxPendingSends / 10));
   }
 
   /**
@@ -223,27 +226,43 @@ export class MessageStore {
    * commit, one WAL flush, carries many.
    */
   send(message: NewMessage, signal?: AbortSignal): Promise<SendOutcome> {
-    if (this.pendingSends >= this.maxPendingSends) {
+    const lane = this.lanes.get(message.conversationId);
+    // A conversation may hold a tenth of the queue, so one hot conversation
+    // cannot make every other one wait or be refused.
+    if (this.pendingSends >= this.maxPendingSends || (lane && lane.waiting.length >= this.maxWaitingPerConversation)) {
       return Promise.reject(new AppError(ErrorCode.ResourceExhausted, SEND_QUEUE_FULL, { reason: 'SEND_QUEUE_FULL', retryAfterMs: 1000 }));
     }
+    if (signal?.aborted) return Promise.reject(new AbortError());
     this.pendingSends += 1;
-    const settled = () => {
-      this.pendingSends -= 1;
-    };
     return new Promise<SendOutcome>((resolve, reject) => {
+      let settledAlready = false;
+      const settle = () => {
+        if (settledAlready) return false;
+        settledAlready = true;
+        this.pendingSends -= 1;
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
       const pending: PendingSend = {
         message,
         signal,
         resolve: (outcome) => {
-          settled();
-          resolve(outcome);
+          if (settle()) resolve(outcome);
         },
         reject: (error) => {
-          settled();
-          reject(error);
+          if (settle()) reject(error);
         },
       };
-      const lane = this.lanes.get(message.conversationId);
+      // A caller that gives up while its send still waits frees its place at
+      // once; a send already taken into a transaction is written either way.
+      const onAbort = () => {
+        const waiting = this.lanes.get(message.conversationId)?.waiting;
+        const index = waiting?.indexOf(pending) ?? -1;
+        if (index < 0) return;
+        waiting!.splice(index, 1);
+        pending.reject(new AbortError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (lane) {
         lane.waiting.push(pending);
         return;
@@ -257,12 +276,7 @@ export class MessageStore {
   private async drainLane(conversationId: string, lane: ConversationLane): Promise<void> {
     try {
       while (lane.waiting.length > 0) {
-        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION).filter((pending) => {
-          if (!pending.signal?.aborted) return true;
-          pending.reject(new AbortError());
-          return false;
-        });
-        if (batch.length === 0) continue;
+        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION);
         if (batch.length === 1) await this.writeOne(batch[0]!);
         else await this.writeMany(batch);
       }
