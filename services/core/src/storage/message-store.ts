@@ -499,24 +499,29 @@ export class MessageStore {
     userId: string,
     page: { afterSeq: number; beforeSeq: number; limit: number },
   ): Promise<{ member: false } | { member: true; rows: MessageViewRow[] }> {
-    return withConnection(this.database, async (sql) => {
-      const [membership] = await sql.rows<{ one: number }>(
-        'SELECT 1 AS one FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
-        [conversationId, userId],
-      );
-      if (!membership) return { member: false };
-      const backwards = page.beforeSeq > 0;
-      const rows = await sql.rows<MessageViewRow>(
-        `SELECT ${messageViewColumns(2)}
-           FROM messages m
-           JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
-          WHERE m.conversation_id = $1 AND m.seq > $3 AND ($4::bigint = 0 OR m.seq < $4::bigint) AND ${VISIBLE_TO_MEMBER}
-          ORDER BY m.seq ${backwards ? 'DESC' : 'ASC'}
-          LIMIT $5`,
+    const backwards = page.beforeSeq > 0;
+    const direction = backwards ? 'DESC' : 'ASC';
+    // One round trip: whether the user is a member, and the page (a row of nulls
+    // when it is empty). Reconnect storms pull once per client.
+    const rows = await withConnection(this.database, (sql) =>
+      sql.rows<MessageViewRow & { member: boolean; id: string | null }>(
+        `SELECT EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = $2) AS member, page.*
+           FROM (SELECT 1) AS one
+           LEFT JOIN LATERAL (
+             SELECT ${messageViewColumns(2)}
+               FROM messages m
+               JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
+              WHERE m.conversation_id = $1 AND m.seq > $3 AND ($4::bigint = 0 OR m.seq < $4::bigint) AND ${VISIBLE_TO_MEMBER}
+              ORDER BY m.seq ${direction}
+              LIMIT $5
+           ) AS page ON true
+          ORDER BY page.seq ${direction}`,
         [conversationId, userId, page.afterSeq, page.beforeSeq, page.limit],
-      );
-      return { member: true, rows: backwards ? rows.reverse() : rows };
-    });
+      ),
+    );
+    if (!rows[0]?.member) return { member: false };
+    const messages = rows.filter((row) => row.id !== null).map(({ member: _member, ...row }) => row as MessageViewRow);
+    return { member: true, rows: backwards ? messages.reverse() : messages };
   }
 }
 
