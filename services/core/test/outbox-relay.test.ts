@@ -8,28 +8,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { messageV1 } from '@im-mesh/contracts';
-import { createLogger, MemoryPushBus, uuidv7, type PushBus, type PushHandler, type PushMessage } from '@im-mesh/platform';
+import { createLogger, MemoryPushBus, uuidv7, type PushMessage } from '@im-mesh/platform';
 import { OutboxListener } from '../src/outbox/outbox-listener.js';
 import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
 
 /** A bus that can be switched to fail every publish, like a broker that is down. */
-class SwitchableBus implements PushBus {
+class SwitchableBus extends MemoryPushBus {
   failing = false;
-  private readonly inner = new MemoryPushBus();
-  readonly capabilities = this.inner.capabilities;
-  consume(nodeId: string, handler: PushHandler) {
-    return this.inner.consume(nodeId, handler);
-  }
-  async publish(nodeId: string, message: PushMessage) {
+  override async publish(nodeId: string, message: PushMessage) {
     if (this.failing) throw new Error('broker unavailable');
-    return this.inner.publish(nodeId, message);
-  }
-  backlog(nodeId: string) {
-    return this.inner.backlog(nodeId);
-  }
-
-  close() {
-    return this.inner.close();
+    return super.publish(nodeId, message);
   }
 }
 
@@ -190,32 +178,21 @@ describe('outbox relay', () => {
 });
 
 /** A bus whose confirms take a while, like a broker that fsyncs: records publish order and how many overlap. */
-class SlowConfirmBus implements PushBus {
+class SlowConfirmBus extends MemoryPushBus {
   readonly order: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
-  private readonly inner = new MemoryPushBus();
-  readonly capabilities = this.inner.capabilities;
-  consume(nodeId: string, handler: PushHandler) {
-    return this.inner.consume(nodeId, handler);
-  }
-  async publish(nodeId: string, message: PushMessage) {
+  override async publish(nodeId: string, message: PushMessage) {
     this.order.push(message.id);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      const outcome = await this.inner.publish(nodeId, message);
+      const outcome = await super.publish(nodeId, message);
       await new Promise((resolve) => setTimeout(resolve, 30));
       return outcome;
     } finally {
       this.inFlight -= 1;
     }
-  }
-  backlog(nodeId: string) {
-    return this.inner.backlog(nodeId);
-  }
-  close() {
-    return this.inner.close();
   }
 }
 

@@ -19,6 +19,12 @@ import type { Logger } from '@im-mesh/platform';
 
 const NOTIFY_TIMEOUT_MS = 5_000;
 
+class NotifyTimedOut extends Error {
+  constructor() {
+    super(`NOTIFY took longer than ${NOTIFY_TIMEOUT_MS} ms`);
+  }
+}
+
 export interface OutboxListenerOptions {
   /** Makes the client; a real pg.Client by default (tests pass a fake). */
   newClient?: () => pg.Client;
@@ -91,13 +97,13 @@ export class OutboxListener {
       await Promise.race([
         client.query(`NOTIFY ${this.channel}`),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('NOTIFY took longer than 5 s')), NOTIFY_TIMEOUT_MS);
+          timer = setTimeout(() => reject(new NotifyTimedOut()), NOTIFY_TIMEOUT_MS);
         }),
       ]);
     } catch (error) {
       // The connection broke: its 'error' or 'end' starts the reconnect. A NOTIFY
       // that timed out means the same, so drop the connection to start one.
-      if (client === this.current && error instanceof Error && error.message.startsWith('NOTIFY took')) this.lost(client, error);
+      if (client === this.current && error instanceof NotifyTimedOut) this.lost(client, error);
     } finally {
       clearTimeout(timer);
     }

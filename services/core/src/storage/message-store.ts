@@ -353,8 +353,11 @@ export class MessageStore {
     }
     const verdicts = new Map<string, Promise<unknown>>();
     const settled: SettledSend[] = [];
-    const accepted: Array<{ index: number; message: NewMessage }> = [];
+    const accepted: NewMessage[] = [];
+    /** Position of the first accepted send per (sender, client_msg_id). */
     const firstOfTwin = new Map<string, number>();
+    /** Per position, the accepted send whose message it gets (itself, or its twin's). */
+    const storedAs: number[] = [];
     for (const [index, pending] of batch.entries()) {
       const { message } = pending;
       const pre = byPosition.get(index)!;
@@ -367,7 +370,11 @@ export class MessageStore {
         continue;
       }
       const twinKey = `${message.senderId}\u0000${message.clientMsgId}`;
-      if (firstOfTwin.has(twinKey)) continue; // resolved from its first below
+      const first = firstOfTwin.get(twinKey);
+      if (first !== undefined) {
+        storedAs[index] = first;
+        continue;
+      }
       try {
         await this.checkOnce(sql, message, verdicts);
       } catch (error) {
@@ -376,27 +383,27 @@ export class MessageStore {
         continue;
       }
       firstOfTwin.set(twinKey, index);
-      accepted.push({ index, message });
+      storedAs[index] = index;
+      accepted.push(message);
     }
     const stored = new Map<string, StoredMessage>();
     if (accepted.length > 0) {
       const rows = await sql.rows<{ id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
         conversationId,
-        accepted.map(({ message }) => message.messageId),
-        accepted.map(({ message }) => message.senderId),
-        accepted.map(({ message }) => message.senderDeviceId),
-        accepted.map(({ message }) => message.clientMsgId),
-        accepted.map(({ message }) => Buffer.from(message.content)),
-        accepted.map(({ message }) => message.kind),
-        accepted.map(({ message }) => message.searchText),
+        accepted.map((message) => message.messageId),
+        accepted.map((message) => message.senderId),
+        accepted.map((message) => message.senderDeviceId),
+        accepted.map((message) => message.clientMsgId),
+        accepted.map((message) => Buffer.from(message.content)),
+        accepted.map((message) => message.kind),
+        accepted.map((message) => message.searchText),
       ]);
       for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId, seq: row.seq, sentAt: row.created_at });
-      for (const { message } of accepted) await message.afterStore?.(sql);
+      for (const message of accepted) await message.afterStore?.(sql);
     }
     for (const [index, pending] of batch.entries()) {
       if (settled[index]) continue;
-      const { message } = pending;
-      const first = batch[firstOfTwin.get(`${message.senderId}\u0000${message.clientMsgId}`)!]!;
+      const first = batch[storedAs[index]!]!;
       const result = stored.get(first.message.messageId);
       if (!result) throw new Error(`message ${first.message.messageId} was not stored`);
       settled[index] = { pending, outcome: { kind: first === pending ? 'stored' : 'duplicate', message: result } };
