@@ -1,7 +1,9 @@
 // The all-in-one composition root: the four services in one process on the
 // embedded defaults (PostgreSQL started by the app, every other port in memory).
 // They still talk to each other over real gRPC on loopback, so this mode runs the
-// production code path. The same PRESENCE/BUS/LIMITS settings as the standalone
+// production code path. One shortcut: the edge hands WebSocket upgrades to the
+// connect service in-process instead of tunnelling them over loopback, so every
+// pushed frame is written to one socket, not two (the tunnel is pure copying). The same PRESENCE/BUS/LIMITS settings as the standalone
 // services select the adapters (openInfrastructure), memory by default.
 import { startAuthService, loadAuthConfig } from '@im-mesh/auth';
 import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
@@ -151,11 +153,12 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       extraMetrics: [auth.metrics, core.metrics, connect.metrics],
       extraReadiness: [...infrastructure.readiness, ...auth.readiness, ...core.readiness, ...connect.readiness],
       httpHandlers: blobs.httpHandler ? [blobs.httpHandler] : [],
+      localWebSockets: connect.acceptWebSocket,
     });
     edgeUrl = edge.url;
     // Cleanup runs in reverse, so the stop order is: the edge stops accepting; connect
-    // drains, its GoAway reaching clients through the tunnels and streams the edge
-    // still carries, which then end; the edge stops (promptly, nothing is left open);
+    // drains, its GoAway reaching clients on the WebSockets it was handed and the
+    // streams the edge still carries, which then end; the edge stops (promptly, nothing is left open);
     // then core and auth.
     cleanup.splice(cleanup.indexOf(stopConnect), 0, () => edge.stop());
     cleanup.push(() => edge.stopAccepting());

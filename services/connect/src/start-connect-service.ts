@@ -57,6 +57,8 @@ export interface ConnectServiceOptions {
 export type RunningConnectService = RunningService & {
   /** This node's id on the push bus, and the prefix of its connection ids. */
   nodeId: string;
+  /** Takes a WebSocket upgrade received by another server of this process (the all-in-one's edge) as if on /ws here. */
+  acceptWebSocket: WebSocketEndpoint['acceptUpgrade'];
 };
 
 export async function startConnectService(options: ConnectServiceOptions): Promise<RunningConnectService> {
@@ -189,6 +191,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
     nodeId,
     grpcAddress,
     httpAddress: http.address,
+    acceptWebSocket: openedWebsockets.acceptUpgrade,
     metrics: metrics.registry,
     readiness: [],
     stop: () => (stopping ??= stop()),

@@ -10,7 +10,7 @@ import type { CallContext } from './grpc/call-context.js';
 import { proxyNativeGrpc } from './grpc/native-grpc-proxy.js';
 import { bridgeGrpcWeb, isGrpcWebRequest } from './grpc-web/grpc-web-bridge.js';
 import type { CorsPolicy } from './http/cors.js';
-import { httpError, tunnelWebSocket, WEBSOCKET_PATH, type TunnelSet } from './http/websocket-tunnel.js';
+import { handOverWebSocket, httpError, tunnelWebSocket, WEBSOCKET_PATH, type TunnelSet } from './http/websocket-tunnel.js';
 
 export interface EdgeServers {
   http1: Http1Server;
@@ -125,6 +125,10 @@ async function upgrade(context: CallContext, tunnels: TunnelSet, req: IncomingMe
   if (socket.destroyed) return;
   if (!context.isAccepting()) {
     socket.end(DRAINING_UPGRADE);
+    return;
+  }
+  if (context.localWebSockets) {
+    handOverWebSocket({ metrics: context.metrics, tunnels }, req, socket, head, context.localWebSockets);
     return;
   }
   await tunnelWebSocket({ metrics: context.metrics, logger: context.logger, tunnels }, req, socket, head, () => context.router.openTunnel());

@@ -22,6 +22,7 @@ import type { EdgeConfig } from './config.js';
 import { createEdgeServers } from './edge-server.js';
 import { createProtocolSniffer } from './front-door/protocol-sniffer.js';
 import { CorsPolicy } from './http/cors.js';
+import type { LocalWebSocketUpstream } from './http/websocket-tunnel.js';
 import { EdgeMetrics } from './metrics/edge-metrics.js';
 import { upstreamReadiness } from './routing/upstream-readiness.js';
 import { UpstreamRouter } from './routing/upstream-router.js';
@@ -30,6 +31,7 @@ import { staticUpstreamRegistry, type Upstreams } from './routing/upstreams.js';
 
 export { edgeConfigShape, loadEdgeConfig, type EdgeConfig } from './config.js';
 export { EDGE_REGISTRY_SERVICES, type Upstreams } from './routing/upstreams.js';
+export type { LocalWebSocketUpstream } from './http/websocket-tunnel.js';
 
 /**
  * The live setting that overrides the edge's rate limits, e.g.
@@ -64,6 +66,13 @@ export interface EdgeServiceOptions {
   httpHandlers?: HttpHandler[];
   /** Hot-reloadable settings; the edge follows EDGE_RATE_LIMITS_SETTING. In-process (fixed) when omitted. */
   settings?: LiveSettingsSource;
+  /**
+   * A connect node in the same process (the all-in-one): WebSocket upgrades on
+   * /ws are handed to it after the edge's own checks (path, per-IP limit,
+   * draining) instead of tunnelled to the `connectWs` address, so frames are
+   * written once. gRPC still goes to the upstream addresses.
+   */
+  localWebSockets?: LocalWebSocketUpstream;
 }
 
 export type RunningEdge = RunningService & {
@@ -140,7 +149,15 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     isAccepting,
   };
   const servers = createEdgeServers(
-    { admission, router, metrics, logger, maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES, isAccepting },
+    {
+      admission,
+      router,
+      metrics,
+      logger,
+      maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES,
+      isAccepting,
+      ...(options.localWebSockets && { localWebSockets: options.localWebSockets }),
+    },
     new CorsPolicy(config.EDGE_CORS_ORIGINS),
     ops,
     { idleTimeoutMs: config.EDGE_IDLE_TIMEOUT_MS },
@@ -205,7 +222,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
     // Whatever still runs (Subscribe streams, WebSockets) is cut now; clients reconnect.
     for (const tunnel of servers.tunnels) {
       tunnel.client.destroy();
-      tunnel.upstream.destroy();
+      tunnel.upstream?.destroy();
     }
     for (const session of servers.http2Sessions) session.destroy();
     for (const socket of sniffer.sockets) socket.destroy();

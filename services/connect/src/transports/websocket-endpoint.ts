@@ -34,6 +34,11 @@ export interface WebSocketEndpointOptions {
 }
 
 export interface WebSocketEndpoint {
+  /**
+   * Takes an upgrade request received by another HTTP server of this process
+   * (the all-in-one's edge), exactly as one on this node's own port.
+   */
+  acceptUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Waits for open sockets to finish closing; those still open after `graceMs` are cut. */
   close(graceMs: number): Promise<void>;
 }
@@ -121,16 +126,18 @@ export function serveWebSockets(options: WebSocketEndpointOptions): WebSocketEnd
     if (claims) void hub.attach(session, claims);
   }
 
-  // The listener stays until the HTTP server closes: while draining it answers
-  // 503, where without it Node would treat upgrades as plain requests.
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const acceptUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     upgrade(request, socket, head).catch((error: unknown) => {
       logger.error({ err: error }, 'websocket upgrade failed');
       refuse(socket, 500, 'Internal error.');
     });
-  });
+  };
+  // The listener stays until the HTTP server closes: while draining it answers
+  // 503, where without it Node would treat upgrades as plain requests.
+  server.on('upgrade', acceptUpgrade);
 
   return {
+    acceptUpgrade,
     async close(graceMs) {
       const deadline = Date.now() + graceMs;
       while (sockets.clients.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));

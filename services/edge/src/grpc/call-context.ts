@@ -2,6 +2,7 @@
 // admission, routing to upstream instances, metrics and the logger.
 import type { Logger } from '@im-mesh/platform';
 import type { Admission } from '../admission/admission.js';
+import type { LocalWebSocketUpstream } from '../http/websocket-tunnel.js';
 import type { EdgeMetrics } from '../metrics/edge-metrics.js';
 import type { UpstreamRouting } from '../routing/upstream-router.js';
 
@@ -14,4 +15,6 @@ export interface CallContext {
   maxRequestBytes: number;
   /** False once the edge is shutting down: new calls are refused, open ones go on. */
   isAccepting: () => boolean;
+  /** A connect node in this process that takes WebSocket upgrades directly (the all-in-one); else they are tunnelled. */
+  localWebSockets?: LocalWebSocketUpstream;
 }

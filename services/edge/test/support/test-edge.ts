@@ -2,7 +2,7 @@
 // line (at debug level) so tests can check what was and was not logged.
 import { Writable } from 'node:stream';
 import { createLogger, MemoryRateLimiter, type LiveSettingsSource, type Logger, type ServiceRegistry } from '@im-mesh/platform';
-import { loadEdgeConfig, startEdgeService, type EdgeConfig, type Upstreams } from '../../src/index.js';
+import { loadEdgeConfig, startEdgeService, type EdgeConfig, type LocalWebSocketUpstream, type Upstreams } from '../../src/index.js';
 import { TEST_AUDIENCE, TEST_ISSUER } from './token-issuer-double.js';
 
 export interface TestEdge {
@@ -36,6 +36,8 @@ export async function startTestEdge(
   upstreams: TestUpstreams,
   overrides: Record<string, string> = {},
   settings?: LiveSettingsSource,
+  /** An in-process connect node taking WebSocket upgrades, as the all-in-one passes. */
+  localWebSockets?: LocalWebSocketUpstream,
 ): Promise<TestEdge> {
   const config: EdgeConfig = loadEdgeConfig({
     EDGE_PORT: '0',
@@ -48,7 +50,14 @@ export async function startTestEdge(
   const logLines: string[] = [];
   const rateLimiter = new MemoryRateLimiter();
   const where = upstreams === null ? {} : 'registry' in upstreams ? { registry: upstreams.registry } : { upstreams };
-  const edge = await startEdgeService({ config, logger: capturingLogger('edge', logLines), rateLimiter, settings, ...where });
+  const edge = await startEdgeService({
+    config,
+    logger: capturingLogger('edge', logLines),
+    rateLimiter,
+    settings,
+    ...where,
+    ...(localWebSockets && { localWebSockets }),
+  });
   return {
     url: edge.url,
     address: edge.grpcAddress,
