@@ -66,6 +66,17 @@ export interface ScenarioResult {
   histogram: Array<[number, number]>;
   /** What the scenario measures, when it differs from the issue's wording, and anything odd seen. */
   notes: string[];
+  /**
+   * The measured phases on the monotonic clock (ns, as decimal strings), which
+   * is also the clock of V8's CPU profiles: `bench/profile-summary.ts --window`
+   * keeps only the samples of one phase (a whole-run profile is mostly logins).
+   */
+  windows?: Record<string, { fromNs: string; toNs: string }>;
+}
+
+/** A measured phase as ScenarioResult.windows holds it. */
+export function windowOf(from: bigint, to: bigint): { fromNs: string; toNs: string } {
+  return { fromNs: from.toString(), toNs: to.toString() };
 }
 
 export type Scenario = (context: ScenarioContext) => Promise<ScenarioResult>;

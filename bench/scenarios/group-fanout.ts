@@ -30,7 +30,7 @@ import {
   waitForDrain,
 } from '../harness/message-load.js';
 import type { GroupSender, ReceiverSpec, SendResult } from '../harness/load-protocol.js';
-import { durationOf, type ScenarioContext, type ScenarioResult } from '../harness/scenario.js';
+import { durationOf, windowOf, type ScenarioContext, type ScenarioResult } from '../harness/scenario.js';
 import { WorkerPool } from '../harness/worker-pool.js';
 
 /** Core renders a new group's picture after 1.5 s of quiet membership (CORE_GROUP_AVATAR_QUIET_MS); far more than that means it will not. */
@@ -169,6 +169,7 @@ export async function groupFanout(context: ScenarioContext): Promise<ScenarioRes
         ...(groupEventsPushed > 0 ? [`${groupEventsPushed} group-event pushes arrived while connected (not bench sends: neither timed nor in the loss counts).`] : []),
         ...(all.errors.length > 0 ? [`send errors (first ones): ${[...new Set(all.errors)].slice(0, 3).join('; ')}`] : []),
       ],
+      windows: { fixed: windowOf(fixedFrom, fixedTo), saturation: windowOf(saturationFrom, saturationTo) },
     };
   } finally {
     await pool.close();

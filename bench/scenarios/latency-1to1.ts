@@ -19,7 +19,7 @@ import {
   waitForDrain,
 } from '../harness/message-load.js';
 import type { ReceiverSpec, SendResult, SenderSpec } from '../harness/load-protocol.js';
-import { durationOf, type ScenarioContext, type ScenarioResult, type TargetCheck } from '../harness/scenario.js';
+import { durationOf, windowOf, type ScenarioContext, type ScenarioResult, type TargetCheck } from '../harness/scenario.js';
 import { WorkerPool } from '../harness/worker-pool.js';
 
 export async function latency1to1(context: ScenarioContext): Promise<ScenarioResult> {
@@ -84,6 +84,7 @@ export async function latency1to1(context: ScenarioContext): Promise<ScenarioRes
         'The 5,000 msg/s row has only a goal in the issue (≤ 10 ms); it is shown as both target and goal.',
         ...(all.errors.length > 0 ? [`send errors (first ones): ${[...new Set(all.errors)].slice(0, 3).join('; ')}`] : []),
       ],
+      windows: Object.fromEntries(phases.map((phase) => [`offered${phase.rate}`, windowOf(phase.from, phase.to)])),
     };
   } finally {
     await pool.close();

@@ -14,7 +14,7 @@ import { createUsers } from '../harness/accounts.js';
 import { collectAll, lossOf, openReceivers, round, runSends } from '../harness/message-load.js';
 import type { ReceiverSpec, SenderSpec } from '../harness/load-protocol.js';
 import { monotonicNs } from '../harness/load-protocol.js';
-import type { ScenarioContext, ScenarioResult } from '../harness/scenario.js';
+import { windowOf, type ScenarioContext, type ScenarioResult } from '../harness/scenario.js';
 import { WorkerPool } from '../harness/worker-pool.js';
 
 export async function reconnectStorm(context: ScenarioContext): Promise<ScenarioResult> {
@@ -73,6 +73,7 @@ export async function reconnectStorm(context: ScenarioContext): Promise<Scenario
         ...(errors.length > 0 ? [`retried errors (first ones): ${[...new Set(errors)].slice(0, 3).join('; ')}`] : []),
         ...(notSynced > 0 ? [`${notSynced} clients were not complete after 120 s (allSynced_s = -1; the target row shows the 120 s bound).`] : []),
       ],
+      windows: { storm: windowOf(startedAt, lastComplete > startedAt ? lastComplete : monotonicNs()) },
     };
   } finally {
     await pool.close();

@@ -19,7 +19,7 @@ import {
   waitForDrain,
 } from '../harness/message-load.js';
 import type { ReceiverSpec, SenderSpec } from '../harness/load-protocol.js';
-import { durationOf, type ScenarioContext, type ScenarioResult } from '../harness/scenario.js';
+import { durationOf, windowOf, type ScenarioContext, type ScenarioResult } from '../harness/scenario.js';
 import { WorkerPool } from '../harness/worker-pool.js';
 
 export async function throughput1to1(context: ScenarioContext): Promise<ScenarioResult> {
@@ -66,6 +66,7 @@ export async function throughput1to1(context: ScenarioContext): Promise<Scenario
       series: seriesPoints(series, from, to),
       histogram: latency.bins(HISTOGRAM_EDGES_MS),
       notes: all.errors.length > 0 ? [`send errors (first ones): ${[...new Set(all.errors)].slice(0, 3).join('; ')}`] : [],
+      windows: { sending: windowOf(from, to) },
     };
   } finally {
     await pool.close();
