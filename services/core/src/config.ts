@@ -38,6 +38,12 @@ export const coreConfigShape = {
    * answers RESOURCE_EXHAUSTED with a retry hint instead of queueing without end.
    */
   CORE_MAX_PENDING_SENDS: env.int(10_000, 1, 1_000_000),
+  /**
+   * Send transactions in flight at once in this instance (each holds a pool
+   * connection); sends arriving while all are busy share the next one, whatever
+   * their conversations.
+   */
+  CORE_SEND_TRANSACTIONS: env.int(4, 1, 100),
   /** How often the outbox relay looks for due rows when nothing woke it, in ms. */
   CORE_OUTBOX_POLL_MS: env.millis(1000, 10),
   /**

@@ -128,7 +128,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       createServiceClient(internalV1.UserDirectoryServiceDefinition, auth.channel, { serviceToken }),
       logger,
     );
-    const messageStore = new MessageStore(database, { maxPendingSends: config.CORE_MAX_PENDING_SENDS });
+    const messageStore = new MessageStore(database, { maxPendingSends: config.CORE_MAX_PENDING_SENDS, maxSendTransactions: config.CORE_SEND_TRANSACTIONS });
     const conversationStore = new ConversationStore(database);
     const messageStateStore = new MessageStateStore(database);
     const outboxStore = new OutboxStore(internalDatabase);

@@ -1,7 +1,8 @@
-// MessageStore under concurrent sends to one conversation: the sends that queue
-// behind a transaction share the next one, yet each keeps its own outcome. A
-// refused send stores nothing and leaves no gap in the seqs; twins in one batch
-// resolve to one message; and the batch really shares commits.
+// MessageStore under concurrent sends: the sends that queue behind a transaction
+// share the next one, of one conversation or of many, yet each keeps its own
+// outcome. A refused send stores nothing and leaves no gap in the seqs; twins in
+// one batch resolve to one message; each conversation keeps its send order; and
+// the batch really shares commits.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -288,5 +289,121 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     } finally {
       await blocker.end().catch(() => undefined);
     }
+  });
+});
+
+describe('MessageStore: sends of many conversations waiting together', () => {
+  let db: TestDatabase;
+  let database: DataSource;
+  const users = Array.from({ length: 5 }, () => randomUUID());
+  /** Direct conversations of users[0] with each of the others, created before the tests. */
+  const conversations = users.slice(1).map((peer) => ({ peer, id: directConversationId(users[0]!, peer) }));
+  const [held, ...others] = conversations;
+
+  const sendTo = (conversation: { peer: string; id: string }, clientMsgId: string, overrides: Partial<NewMessage> = {}) =>
+    directSend(clientMsgId, { conversationId: conversation.id, directMembers: [users[0]!, conversation.peer], senderId: users[0]!, ...overrides });
+
+  /** Runs `queue` while a transaction of `store` is stuck on the held conversation's row, then lets it go. */
+  async function whileTheOnlyTransactionWaits<T>(store: MessageStore, queue: () => T): Promise<{ queued: T; first: SendOutcome }> {
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [held!.id]);
+      const first = store.send(sendTo(held!, `held-${randomUUID()}`));
+      for (let waited = 0; ; waited += 20) {
+        const [row] = await database.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        if (row.n === 1) break;
+        assert.ok(waited < 5_000, 'the first send reached the row lock');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const queued = queue();
+      await blocker.query('COMMIT');
+      return { queued, first: await first };
+    } finally {
+      await blocker.end().catch(() => undefined);
+    }
+  }
+
+  before(async () => {
+    db = await createTestDatabase('core');
+    database = await openDatabase({ url: db.url, schema: 'core', migrations: coreMigrations, logger: createLogger({ service: 'test', level: 'silent' }) });
+    const setup = new MessageStore(database);
+    for (const conversation of conversations) await setup.send(sendTo(conversation, `hello-${conversation.peer}`));
+  });
+  after(async () => {
+    await database.destroy();
+    await db.drop();
+  });
+
+  test('sends to three conversations that waited for the one transaction go in one: each conversation in send order without gaps, a refused one stores nothing', async () => {
+    const store = new MessageStore(database, { maxSendTransactions: 1 });
+    const refusal = AppError.permissionDenied('refused by policy', 'TEST_REFUSAL');
+    const { queued } = await whileTheOnlyTransactionWaits(store, () =>
+      // Interleaved: a, b, c, a, b, c... ; the fifth send (to b) is refused.
+      Array.from({ length: 12 }, (_, i) =>
+        store.send(sendTo(others[i % 3]!, `across-${i}`, i === 4 ? { check: async () => Promise.reject(refusal) } : {})),
+      ),
+    );
+    const settled = await Promise.allSettled(queued);
+    assert.equal(settled[4]!.status, 'rejected');
+    assert.equal((settled[4] as PromiseRejectedResult).reason, refusal);
+    for (const [index, conversation] of others.entries()) {
+      const seqs = settled
+        .map((result, i) => ({ result, i }))
+        .filter(({ i }) => i % 3 === index && i !== 4)
+        .map(({ result }) => storedSeq((result as PromiseFulfilledResult<SendOutcome>).value));
+      // Seq 1 was the setup's hello: the sends follow in the order they were made.
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, k) => k + 2), `conversation ${index}: ${seqs.join(',')}`);
+      const outbox: Array<{ seq: string }> = await database.query('SELECT seq FROM core.outbox WHERE conversation_id = $1 ORDER BY id', [conversation.id]);
+      assert.deepEqual(outbox.map((row) => Number(row.seq)), [1, ...seqs], 'outbox id order is seq order');
+    }
+    const writers: Array<{ n: number }> = await database.query(
+      "SELECT count(DISTINCT xmin::text)::int AS n FROM core.messages WHERE client_msg_id LIKE 'across-%'",
+    );
+    assert.equal(writers[0]!.n, 1, 'the eleven stored messages of three conversations were written by one transaction');
+    const [refusedRow] = await database.query("SELECT count(*)::int AS n FROM core.messages WHERE client_msg_id = 'across-4'");
+    assert.equal(refusedRow.n, 0);
+  });
+
+  test('twins to different conversations in one shared transaction resolve to the first; a check key speaks for one conversation only', async () => {
+    const store = new MessageStore(database, { maxSendTransactions: 1 });
+    const checked: string[] = [];
+    const check = (conversationId: string) => async () => {
+      checked.push(conversationId);
+      if (conversationId === others[1]!.id) throw AppError.permissionDenied('blocked here only', 'TEST_BLOCKED');
+    };
+    const twin = sendTo(others[0]!, 'cross-conversation-twin');
+    const { queued } = await whileTheOnlyTransactionWaits(store, () => [
+      store.send({ ...twin, check: check(others[0]!.id), checkKey: 'same-key' }),
+      store.send({ ...sendTo(others[2]!, 'cross-conversation-twin'), check: check(others[2]!.id), checkKey: 'same-key' }),
+      store.send({ ...sendTo(others[1]!, 'keyed-elsewhere'), check: check(others[1]!.id), checkKey: 'same-key' }),
+    ]);
+    const [first, second, blocked] = await Promise.allSettled(queued);
+    const a = (first as PromiseFulfilledResult<SendOutcome>).value;
+    const b = (second as PromiseFulfilledResult<SendOutcome>).value;
+    assert.equal(a.kind, 'stored');
+    assert.equal(b.kind, 'duplicate', 'the same client_msg_id of the same sender names the message already sent');
+    assert.equal(storedId(b), storedId(a));
+    assert.equal(blocked!.status, 'rejected', 'the refusal in one conversation is not taken for another with the same key');
+    assert.deepEqual([...checked].sort(), [others[0]!.id, others[1]!.id].sort(), 'one check per conversation; the twin was not checked again');
+  });
+
+  test('a new direct conversation among them: the shared transaction gives way, each conversation is written on its own and all are stored', async () => {
+    const store = new MessageStore(database, { maxSendTransactions: 1 });
+    const stranger = randomUUID();
+    const fresh = { peer: stranger, id: directConversationId(users[0]!, stranger) };
+    const { queued } = await whileTheOnlyTransactionWaits(store, () => [
+      store.send(sendTo(others[0]!, 'beside-fresh-0')),
+      store.send(sendTo(fresh, 'fresh-first')),
+      store.send(sendTo(others[1]!, 'beside-fresh-1')),
+    ]);
+    const outcomes = await Promise.all(queued);
+    assert.deepEqual(outcomes.map((outcome) => outcome.kind), ['stored', 'stored', 'stored']);
+    assert.equal(storedSeq(outcomes[1]!), 1, 'the new conversation starts at seq 1');
+    const [members] = await database.query('SELECT count(*)::int AS n FROM core.conversation_members WHERE conversation_id = $1', [fresh.id]);
+    assert.equal(members.n, 2);
   });
 });

@@ -59,9 +59,9 @@ export interface NewMessage {
    */
   check?: (sql: Sql) => Promise<void>;
   /**
-   * Sends of one transaction with the same key share one run of `check` (its
-   * verdict depends only on what the key names, e.g. sender and kind). Unset:
-   * the check runs for this send alone.
+   * Sends of one transaction to the same conversation with the same key share
+   * one run of `check` (its verdict depends only on the conversation and what
+   * the key names, e.g. sender and kind). Unset: the check runs for this send alone.
    */
   checkKey?: string;
   /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
@@ -115,31 +115,43 @@ const STORE_MESSAGE = `
   )
   SELECT message.seq, message.created_at FROM message`;
 
-// The preflight of several sends to one conversation in one round trip: per
-// send (by position), its earlier twin if stored, and whether the sender is a member.
+// The preflight of several sends, of one or many conversations, in one round
+// trip: per send (by position), its earlier twin if stored, and whether the
+// sender is a member of its conversation.
 const PREFLIGHT_MANY = `
   SELECT t.ord::int AS ord, o.id, o.conversation_id, o.seq, o.created_at,
-         EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = $1 AND user_id = t.sender_id) AS member
-    FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS t(sender_id, client_msg_id, ord)
+         EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = t.conversation_id AND user_id = t.sender_id) AS member
+    FROM unnest($1::text[], $2::uuid[], $3::text[]) WITH ORDINALITY AS t(conversation_id, sender_id, client_msg_id, ord)
     LEFT JOIN messages o ON o.sender_id = t.sender_id AND o.client_msg_id = t.client_msg_id`;
 
-// STORE_MESSAGE for several messages of one conversation: seqs last_seq+1..+n
-// in the order given, and outbox rows inserted in seq order, since the relay
-// reads a conversation's outbox in id order.
+// STORE_MESSAGE for several messages of one or many conversations: each
+// conversation's seqs are last_seq+1..+n in the order given, and outbox rows are
+// inserted in (conversation, seq) order, since the relay reads a conversation's
+// outbox in id order. The conversation rows are locked in id order first, so two
+// core instances writing overlapping sets of conversations cannot deadlock.
 const STORE_MESSAGES = `
-  WITH next AS (
-    UPDATE conversations SET last_seq = last_seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING last_seq
-  ), input AS (
-    SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::int[], $8::text[])
-      WITH ORDINALITY AS t(id, sender_id, sender_device_id, client_msg_id, content, kind, search_text, ord)
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::int[], $8::text[])
+      WITH ORDINALITY AS t(conversation_id, id, sender_id, sender_device_id, client_msg_id, content, kind, search_text, ord)
+  ), counts AS (
+    SELECT conversation_id, count(*)::bigint AS n FROM input GROUP BY conversation_id
+  ), locked AS (
+    SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM counts) ORDER BY id FOR UPDATE
+  ), next AS (
+    UPDATE conversations c SET last_seq = c.last_seq + counts.n
+      FROM counts, locked
+     WHERE c.id = counts.conversation_id AND locked.id = c.id
+    RETURNING c.id, c.last_seq, counts.n
+  ), numbered AS (
+    SELECT i.*, next.last_seq - next.n + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS seq
+      FROM input i JOIN next ON next.id = i.conversation_id
   ), message AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content, kind, search_text)
-    SELECT i.id, $1, next.last_seq - cardinality($2::uuid[]) + i.ord, i.sender_id, i.sender_device_id, i.client_msg_id, i.content, i.kind, i.search_text
-      FROM input i, next
-    RETURNING id, seq, created_at
+    SELECT id, conversation_id, seq, sender_id, sender_device_id, client_msg_id, content, kind, search_text FROM numbered
+    RETURNING id, conversation_id, seq, created_at
   ), queued AS (
     INSERT INTO outbox (message_id, conversation_id, seq, created_at)
-    SELECT id, $1, seq, clock_timestamp() FROM (SELECT id, seq FROM message ORDER BY seq) AS ordered
+    SELECT id, conversation_id, seq, clock_timestamp() FROM (SELECT id, conversation_id, seq FROM message ORDER BY conversation_id, seq) AS ordered
   )
   SELECT id, seq, created_at FROM message`;
 
@@ -156,7 +168,9 @@ interface Preflight {
 class NotAllMembers extends Error {}
 
 /** Sends of one conversation written in one transaction, at most. */
-const MAX_SENDS_PER_TRANSACTION = 64;
+const MAX_SENDS_PER_CONVERSATION = 64;
+/** Sends of all conversations written in one transaction, at most. */
+const MAX_SENDS_PER_TRANSACTION = 256;
 
 interface PendingSend {
   message: NewMessage;
@@ -177,9 +191,11 @@ interface SettledSend {
  * conversation serialize on its row lock in PostgreSQL anyway (the next seq);
  * queueing them here instead keeps them from holding pool connections while
  * they wait for that lock, and lets the ones that queued up behind a commit
- * share the next one.
+ * share the next one. A lane exists while it has sends waiting or in a
+ * transaction; it is in `ready` while it waits for a transaction.
  */
 interface ConversationLane {
+  conversationId: string;
   waiting: PendingSend[];
 }
 
@@ -192,14 +208,25 @@ export interface MessageStoreOptions {
    * 10,000 by default.
    */
   maxPendingSends?: number;
+  /**
+   * Send transactions in flight at once. While all are busy, the sends that
+   * arrive wait and go together, whatever their conversations, in the next
+   * free one. 4 by default.
+   */
+  maxSendTransactions?: number;
 }
 
 const SEND_QUEUE_FULL = 'The server has too many messages waiting to be stored. Send again in a moment; retrying with the same client_msg_id is safe.';
 
 export class MessageStore {
   private readonly lanes = new Map<string, ConversationLane>();
+  /** Lanes waiting for a transaction, oldest first (from `readyHead` on). */
+  private ready: ConversationLane[] = [];
+  private readyHead = 0;
+  private transactionsInFlight = 0;
   private readonly maxPendingSends: number;
   private readonly maxWaitingPerConversation: number;
+  private readonly maxSendTransactions: number;
   private pendingSends = 0;
 
   constructor(
@@ -207,7 +234,8 @@ export class MessageStore {
     options: MessageStoreOptions = {},
   ) {
     this.maxPendingSends = options.maxPendingSends ?? 10_000;
-    this.maxWaitingPerConversation = Math.max(MAX_SENDS_PER_TRANSACTION, Math.floor(this.maxPendingSends / 10));
+    this.maxWaitingPerConversation = Math.max(MAX_SENDS_PER_CONVERSATION, Math.floor(this.maxPendingSends / 10));
+    this.maxSendTransactions = options.maxSendTransactions ?? 4;
   }
 
   /**
@@ -219,11 +247,13 @@ export class MessageStore {
    * result.
    *
    * One transaction per conversation is in flight at a time (per core
-   * instance); the sends of that conversation that arrive meanwhile go together
-   * in the next one, written with a few statements for all of them (sendAllIn),
-   * and each still gets its own outcome: one refused send never takes the others
-   * with it. At low load that is one send per transaction; under load one
-   * commit, one WAL flush, carries many.
+   * instance), and at most maxSendTransactions in all. Sends that arrive while
+   * their conversation's transaction or every transaction is busy wait, and go
+   * together in the next one, written with a few statements for all of them
+   * (sendAllIn) however many conversations they belong to; each still gets its
+   * own outcome: one refused send never takes the others with it. At low load
+   * that is one send per transaction; under load one commit, one WAL flush and
+   * one round trip per statement carry many.
    */
   send(message: NewMessage, signal?: AbortSignal): Promise<SendOutcome> {
     const lane = this.lanes.get(message.conversationId);
@@ -264,28 +294,101 @@ export class MessageStore {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       if (lane) {
+        // Waiting in `ready`, or in a transaction: then it is made ready again when that ends.
         lane.waiting.push(pending);
         return;
       }
-      const opened: ConversationLane = { waiting: [pending] };
+      const opened: ConversationLane = { conversationId: message.conversationId, waiting: [pending] };
       this.lanes.set(message.conversationId, opened);
-      void this.drainLane(message.conversationId, opened);
+      this.ready.push(opened);
+      this.startTransactions();
     });
   }
 
-  private async drainLane(conversationId: string, lane: ConversationLane): Promise<void> {
-    try {
-      while (lane.waiting.length > 0) {
-        const batch = lane.waiting.splice(0, MAX_SENDS_PER_TRANSACTION);
-        if (batch.length === 1) await this.writeOne(batch[0]!);
-        else await this.writeMany(batch);
+  /** Starts transactions for the ready lanes while fewer than maxSendTransactions run. */
+  private startTransactions(): void {
+    while (this.transactionsInFlight < this.maxSendTransactions && this.readyHead < this.ready.length) {
+      const taken: Array<{ lane: ConversationLane; batch: PendingSend[] }> = [];
+      let sends = 0;
+      while (this.readyHead < this.ready.length && sends < MAX_SENDS_PER_TRANSACTION) {
+        const lane = this.ready[this.readyHead]!;
+        const batch = lane.waiting.splice(0, Math.min(MAX_SENDS_PER_CONVERSATION, MAX_SENDS_PER_TRANSACTION - sends));
+        this.readyHead += 1;
+        if (batch.length === 0) {
+          // Every send it held was cancelled while waiting.
+          this.lanes.delete(lane.conversationId);
+          continue;
+        }
+        taken.push({ lane, batch });
+        sends += batch.length;
       }
+      if (this.readyHead === this.ready.length) {
+        this.ready = [];
+        this.readyHead = 0;
+      } else if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+        this.ready = this.ready.slice(this.readyHead);
+        this.readyHead = 0;
+      }
+      if (taken.length === 0) return;
+      this.transactionsInFlight += 1;
+      void this.write(taken.map(({ batch }) => batch)).finally(() => {
+        this.transactionsInFlight -= 1;
+        for (const { lane } of taken) {
+          if (lane.waiting.length > 0) this.ready.push(lane);
+          else this.lanes.delete(lane.conversationId);
+        }
+        this.startTransactions();
+      });
+    }
+  }
+
+  /** One transaction's sends, grouped by conversation (each group in send order). */
+  private async write(batches: PendingSend[][]): Promise<void> {
+    try {
+      if (batches.length === 1) await this.writeConversation(batches[0]!);
+      else await this.writeAcross(batches);
     } catch (error) {
-      // The writers settle every send themselves; should one throw anyway, the
-      // sends still queued are failed rather than left waiting.
-      for (const pending of lane.waiting.splice(0)) pending.reject(error);
-    } finally {
-      this.lanes.delete(conversationId);
+      // The writers settle every send themselves; should one throw anyway, its
+      // sends are failed rather than left waiting (settling twice does nothing).
+      for (const pending of batches.flat()) pending.reject(error);
+    }
+  }
+
+  private writeConversation(batch: readonly PendingSend[]): Promise<void> {
+    return batch.length === 1 ? this.writeOne(batch[0]!) : this.writeMany(batch);
+  }
+
+  /**
+   * Sends of several conversations in one transaction. A conversation whose
+   * sends carry mentions goes on its own (send by send in savepoints, beside
+   * it). Should the shared transaction fail (a direct conversation to create
+   * first, a twin committed by another core instance, a statement failing for
+   * one send), nothing of it was stored and each conversation is written again
+   * on its own, as if it had been alone.
+   */
+  private async writeAcross(batches: readonly PendingSend[][]): Promise<void> {
+    const withMentions = batches.filter((batch) => batch.some((pending) => pending.message.mentionUserIds.length > 0));
+    const plain = batches.filter((batch) => !withMentions.includes(batch));
+    const alone = withMentions.map((batch) => this.writeConversation(batch));
+    if (plain.length === 1) {
+      alone.push(this.writeConversation(plain[0]!));
+    } else if (plain.length > 1) {
+      alone.push(this.writeShared(plain));
+    }
+    await Promise.all(alone);
+  }
+
+  private async writeShared(batches: readonly PendingSend[][]): Promise<void> {
+    let settled: SettledSend[];
+    try {
+      settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
+    } catch {
+      for (const batch of batches) await this.writeConversation(batch);
+      return;
+    }
+    for (const { pending, outcome, error } of settled) {
+      if (outcome) pending.resolve(outcome);
+      else pending.reject(error);
     }
   }
 
@@ -331,18 +434,18 @@ export class MessageStore {
   }
 
   /**
-   * The common batch (members of the conversation sending without mentions) in
-   * a few statements however many sends it holds: one preflight, one check per
-   * distinct checkKey, one insert. A send the check refuses is left out; a
-   * twin of a send earlier in the batch gets that send's message; a sender who
-   * is not a member of a group or system conversation gets not_member. Throws
-   * NotAllMembers when a direct conversation has to be created first: the batch
-   * then goes send by send.
+   * The common batch (members of their conversations sending without mentions,
+   * of one conversation or many, each conversation's sends in send order) in a
+   * few statements however many sends it holds: one preflight, one check per
+   * distinct conversation and checkKey, one insert. A send the check refuses is
+   * left out; a twin of a send earlier in the batch gets that send's message; a
+   * sender who is not a member of a group or system conversation gets
+   * not_member. Throws NotAllMembers when a direct conversation has to be
+   * created first: the batch then goes send by send.
    */
   private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<SettledSend[]> {
-    const conversationId = batch[0]!.message.conversationId;
     const preflight = await sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
-      conversationId,
+      batch.map((pending) => pending.message.conversationId),
       batch.map((pending) => pending.message.senderId),
       batch.map((pending) => pending.message.clientMsgId),
     ]);
@@ -389,7 +492,7 @@ export class MessageStore {
     const stored = new Map<string, StoredMessage>();
     if (accepted.length > 0) {
       const rows = await sql.rows<{ id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
-        conversationId,
+        accepted.map((message) => message.conversationId),
         accepted.map((message) => message.messageId),
         accepted.map((message) => message.senderId),
         accepted.map((message) => message.senderDeviceId),
@@ -398,7 +501,8 @@ export class MessageStore {
         accepted.map((message) => message.kind),
         accepted.map((message) => message.searchText),
       ]);
-      for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId, seq: row.seq, sentAt: row.created_at });
+      const conversationOf = new Map(accepted.map((message) => [message.messageId, message.conversationId]));
+      for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId: conversationOf.get(row.id)!, seq: row.seq, sentAt: row.created_at });
       for (const message of accepted) await message.afterStore?.(sql);
     }
     for (const [index, pending] of batch.entries()) {
@@ -411,14 +515,16 @@ export class MessageStore {
     return settled;
   }
 
-  /** Runs a send's check, or waits for the run of an earlier send with the same checkKey. */
+  /** Runs a send's check, or waits for the run of an earlier send to the same conversation with the same checkKey. */
   private checkOnce(sql: Sql, message: NewMessage, verdicts: Map<string, Promise<unknown>>): Promise<unknown> {
     if (!message.check) return Promise.resolve();
     if (message.checkKey === undefined) return message.check(sql);
-    let verdict = verdicts.get(message.checkKey);
+    // A checkKey speaks for one conversation (a block list, a group's mutes): a batch may hold many.
+    const key = `${message.conversationId}\u0000${message.checkKey}`;
+    let verdict = verdicts.get(key);
     if (!verdict) {
       verdict = message.check(sql);
-      verdicts.set(message.checkKey, verdict);
+      verdicts.set(key, verdict);
     }
     return verdict;
   }
