@@ -383,7 +383,8 @@ export class MessageStore {
     try {
       settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
     } catch {
-      for (const batch of batches) await this.writeConversation(batch);
+      // Nothing of it was stored; the conversations are independent, so at once.
+      await Promise.all(batches.map((batch) => this.writeConversation(batch)));
       return;
     }
     for (const { pending, outcome, error } of settled) {
