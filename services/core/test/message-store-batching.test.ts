@@ -391,6 +391,25 @@ describe('MessageStore: sends of many conversations waiting together', () => {
     assert.deepEqual([...checked].sort(), [others[0]!.id, others[1]!.id].sort(), 'one check per conversation; the twin was not checked again');
   });
 
+  test('sends with a checkMany are judged with one call for every conversation of the shared transaction; a refusal for one conversation stops only its sends', async () => {
+    const store = new MessageStore(database, { maxSendTransactions: 1 });
+    const calls: string[][] = [];
+    const refused = AppError.permissionDenied('not in this one', 'TEST_REFUSED_HERE');
+    const checkMany = async (_sql: unknown, messages: readonly NewMessage[]) => {
+      calls.push(messages.map((message) => message.conversationId));
+      return messages.map((message) => (message.conversationId === others[1]!.id ? refused : undefined));
+    };
+    const never = async () => assert.fail('a send with a checkMany is not checked alone in a shared transaction');
+    const { queued } = await whileTheOnlyTransactionWaits(store, () =>
+      Array.from({ length: 6 }, (_, i) => store.send(sendTo(others[i % 3]!, `judged-${i}`, { check: never, checkKey: 'sender|text', checkMany }))),
+    );
+    const settled = await Promise.allSettled(queued);
+    assert.deepEqual(settled.map((result) => result.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.equal((settled[1] as PromiseRejectedResult).reason, refused);
+    assert.equal(calls.length, 1, 'one call for the whole transaction');
+    assert.deepEqual([...calls[0]!].sort(), others.map((conversation) => conversation.id).sort(), 'one send per conversation and key');
+  });
+
   test('a new direct conversation among them: the shared transaction gives way, each conversation is written on its own and all are stored', async () => {
     const store = new MessageStore(database, { maxSendTransactions: 1 });
     const stranger = randomUUID();

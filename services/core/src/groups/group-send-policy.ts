@@ -7,9 +7,14 @@ import { isDirectConversationId } from '../messages/direct-conversation.js';
 import { AppError } from '@im-mesh/platform';
 import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
 import type { RecallAuthority, SendAttempt, SendPolicy } from '../messages/send-policy.js';
-import { groupSendState } from '../storage/group-store.js';
+import { groupSendState, groupSendStates, type GroupSendState } from '../storage/group-store.js';
 import type { Sql } from '../storage/sql.js';
 import { decideGroupPermission, requireGroupPermission, type GroupRoleNumber } from './group-permissions.js';
+
+/** Direct and system conversations are never groups: no lookup on their sends. */
+function isGroupAttempt(attempt: SendAttempt): boolean {
+  return !isDirectConversationId(attempt.conversationId) && !attempt.conversationId.startsWith('sys:');
+}
 
 export class GroupSendPolicy implements SendPolicy, RecallAuthority {
   constructor(
@@ -19,17 +24,37 @@ export class GroupSendPolicy implements SendPolicy, RecallAuthority {
 
   /** Throws the refusal, if any; does nothing for conversations that are not groups. */
   async check(tx: Sql, attempt: SendAttempt): Promise<void> {
-    // Direct and system conversations are never groups: no lookup on their sends.
-    if (isDirectConversationId(attempt.conversationId) || attempt.conversationId.startsWith('sys:')) return;
-    const state = await groupSendState(tx, attempt.conversationId, attempt.senderId);
-    if (!state) return;
-    if (state.dissolved) throw AppError.failedPrecondition('This group was dissolved; it takes no new messages.', 'GROUP_DISSOLVED');
-    if (!state.member) throw AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
+    if (!isGroupAttempt(attempt)) return;
+    const refusal = this.refusal(await groupSendState(tx, attempt.conversationId, attempt.senderId));
+    if (refusal) throw refusal;
+  }
+
+  async checkMany(tx: Sql, attempts: readonly SendAttempt[]): Promise<Array<AppError | undefined>> {
+    const groupAttempts = attempts.filter(isGroupAttempt);
+    const states = await groupSendStates(
+      tx,
+      groupAttempts.map((attempt) => ({ groupId: attempt.conversationId, userId: attempt.senderId })),
+    );
+    let next = 0;
+    return attempts.map((attempt) => (isGroupAttempt(attempt) ? this.refusal(states[next++]) : undefined));
+  }
+
+  /** Why `state` refuses a send, if it does; no state: not a group, nothing to say. */
+  private refusal(state: GroupSendState | undefined): AppError | undefined {
+    if (!state) return undefined;
+    if (state.dissolved) return AppError.failedPrecondition('This group was dissolved; it takes no new messages.', 'GROUP_DISSOLVED');
+    if (!state.member) return AppError.notFound(CONVERSATION_NOT_FOUND, 'CONVERSATION_NOT_FOUND');
     const mutedUntil = state.member.muted_until;
     if (mutedUntil !== null && mutedUntil.getTime() > this.now()) {
-      throw AppError.permissionDenied(`You are muted in this group until ${mutedUntil.toISOString()}.`, 'GROUP_MEMBER_MUTED');
+      return AppError.permissionDenied(`You are muted in this group until ${mutedUntil.toISOString()}.`, 'GROUP_MEMBER_MUTED');
     }
-    requireGroupPermission('send', { actorRole: state.member.role as GroupRoleNumber, muteAll: state.muteAll });
+    try {
+      requireGroupPermission('send', { actorRole: state.member.role as GroupRoleNumber, muteAll: state.muteAll });
+    } catch (error) {
+      if (error instanceof AppError) return error;
+      throw error;
+    }
+    return undefined;
   }
 
   async mayRecallOthers(tx: Sql, conversationId: string, actorId: string): Promise<boolean> {

@@ -5,7 +5,7 @@
 import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
 import { messageV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
-import type { MessageStore, NewMessage } from '../storage/message-store.js';
+import type { CheckMany, MessageStore, NewMessage } from '../storage/message-store.js';
 import type { MessageStateStore, TargetRow } from '../storage/message-state-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
 import { kindOf, isPersonKind, searchTextOf } from './content-kind.js';
@@ -33,6 +33,25 @@ export class MessageSender {
     /** Run in order inside the send transaction (send-policy.ts). */
     private readonly policies: readonly SendPolicy[] = [],
   ) {}
+
+  /**
+   * The policies' verdicts on many sends without files (for those, the whole
+   * check): each policy once for all of them, in order; the first refusal of a
+   * send is its verdict, as when `check` throws it.
+   */
+  private readonly checkPolicies: CheckMany = async (tx, messages) => {
+    const attempts = messages.map(attemptOf);
+    const verdicts: Array<AppError | undefined> = messages.map(() => undefined);
+    for (const policy of this.policies) {
+      const open = verdicts.flatMap((verdict, i) => (verdict ? [] : [i]));
+      if (open.length === 0) break;
+      const answers = await policy.checkMany(tx, open.map((i) => attempts[i]!));
+      answers.forEach((answer, k) => {
+        if (answer) verdicts[open[k]!] = answer;
+      });
+    }
+    return verdicts;
+  };
 
   async send(caller: AccessTokenClaims, request: messageV1.SendMessageRequest, signal?: AbortSignal): Promise<messageV1.SendMessageResponse> {
     checkClientMsgId(request.clientMsgId);
@@ -78,8 +97,9 @@ export class MessageSender {
         await checkMediaFiles(tx, content);
       },
       // Without files, the verdict depends only on who sends what kind where
-      // (the policies' SendAttempt), so sends written together share one check.
-      ...(fileIds.length === 0 && { checkKey: `${caller.userId}|${kind}` }),
+      // (the policies' SendAttempt), so sends written together share one check,
+      // and those of many conversations are checked together.
+      ...(fileIds.length === 0 && { checkKey: `${caller.userId}|${kind}`, checkMany: this.checkPolicies }),
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };
 
@@ -186,6 +206,12 @@ function forwardedCopy(
     default:
       return { content: original, originalSenderId: source.sender_id, originalSentAt: source.created_at };
   }
+}
+
+/** The SendAttempt a stored send was made as (its peer, for a direct conversation). */
+function attemptOf(message: NewMessage): SendAttempt {
+  const peerId = message.directMembers?.find((id) => id !== message.senderId);
+  return { conversationId: message.conversationId, senderId: message.senderId, kind: message.kind, ...(peerId !== undefined && { peerId }) };
 }
 
 function mentionError(): AppError {

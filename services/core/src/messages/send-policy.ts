@@ -3,6 +3,7 @@
 // (groups) each plug in one policy; MessageSender runs them in order after the
 // sender is known to be a member and before anything is written, so a refusal
 // (an AppError: PERMISSION_DENIED, FAILED_PRECONDITION...) stores nothing.
+import type { AppError } from '@im-mesh/platform';
 import type { Sql } from '../storage/sql.js';
 
 export interface SendAttempt {
@@ -17,6 +18,12 @@ export interface SendAttempt {
 export interface SendPolicy {
   /** Throws an AppError to refuse. `tx` is the open send transaction. */
   check(tx: Sql, attempt: SendAttempt): Promise<void>;
+  /**
+   * The verdicts of `check` for many attempts at once (the sends of a shared
+   * transaction), with one statement whatever their number: per attempt, by
+   * position, its refusal or undefined.
+   */
+  checkMany(tx: Sql, attempts: readonly SendAttempt[]): Promise<Array<AppError | undefined>>;
 }
 
 /**

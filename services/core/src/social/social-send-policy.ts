@@ -22,21 +22,30 @@ export class SocialSendPolicy {
   constructor(private readonly store: SocialStore) {}
 
   async check(tx: Sql, attempt: DirectSendAttempt): Promise<void> {
-    if (attempt.conversationId.startsWith('sys:')) {
-      throw AppError.permissionDenied('System conversations are written by the server only.', 'SYSTEM_CONVERSATION');
-    }
-    const peer = attempt.peerId ?? directPeerOf(attempt.conversationId, attempt.senderId);
-    if (!peer) return;
-    const gate = await this.store.directMessageGate(tx, attempt.senderId, peer);
-    if (gate.blocked) {
-      throw AppError.permissionDenied('This user does not accept messages from you.', 'BLOCKED_BY_RECIPIENT');
-    }
-    if (!gate.allowsStrangers && !gate.friends) {
-      throw AppError.permissionDenied(
-        'This user accepts messages from friends only. Send a friend request first.',
-        'STRANGER_MESSAGES_REFUSED',
-      );
-    }
+    const [refusal] = await this.checkMany(tx, [attempt]);
+    if (refusal) throw refusal;
+  }
+
+  /** The verdicts of many attempts with one lookup of the recipients' block lists and settings. */
+  async checkMany(tx: Sql, attempts: readonly DirectSendAttempt[]): Promise<Array<AppError | undefined>> {
+    const peers = attempts.map((attempt) => (attempt.conversationId.startsWith('sys:') ? undefined : (attempt.peerId ?? directPeerOf(attempt.conversationId, attempt.senderId))));
+    const asked = attempts.flatMap((attempt, i) => (peers[i] ? [{ senderId: attempt.senderId, recipientId: peers[i]! }] : []));
+    const gates = await this.store.directMessageGates(tx, asked);
+    let next = 0;
+    return attempts.map((attempt, i) => {
+      if (attempt.conversationId.startsWith('sys:')) {
+        return AppError.permissionDenied('System conversations are written by the server only.', 'SYSTEM_CONVERSATION');
+      }
+      if (!peers[i]) return undefined;
+      const gate = gates[next++]!;
+      if (gate.blocked) return AppError.permissionDenied('This user does not accept messages from you.', 'BLOCKED_BY_RECIPIENT');
+      if (!gate.allowsStrangers && !gate.friends) {
+        return AppError.permissionDenied(
+          'This user accepts messages from friends only. Send a friend request first.',
+          'STRANGER_MESSAGES_REFUSED',
+        );
+      }
+      return undefined;
+    });
   }
 }
-

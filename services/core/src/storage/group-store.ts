@@ -324,19 +324,35 @@ export class GroupStore {
  * What a group send needs to know about the sender, read inside the send
  * transaction: undefined when `conversationId` is not a group.
  */
-export async function groupSendState(
+export async function groupSendState(sql: Sql, conversationId: string, userId: string): Promise<GroupSendState | undefined> {
+  return (await groupSendStates(sql, [{ groupId: conversationId, userId }]))[0];
+}
+
+/** What decides whether a user may send to a group now; undefined when there is no such group. */
+export interface GroupSendState {
+  dissolved: boolean;
+  muteAll: boolean;
+  member: GroupMemberRow | undefined;
+}
+
+/** groupSendState of many (group, user) pairs in one statement, by position. */
+export async function groupSendStates(
   sql: Sql,
-  conversationId: string,
-  userId: string,
-): Promise<{ dissolved: boolean; muteAll: boolean; member: GroupMemberRow | undefined } | undefined> {
-  const [row] = await sql.rows<{ dissolved: boolean; mute_all: boolean; user_id: string | null; role: number | null; muted_until: Date | null; joined_at: Date | null }>(
-    `SELECT g.dissolved_at IS NOT NULL AS dissolved, g.mute_all, gm.user_id, gm.role, gm.muted_until, gm.joined_at
-       FROM groups g LEFT JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = $2
-      WHERE g.id = $1`,
-    [conversationId, userId],
+  pairs: ReadonlyArray<{ groupId: string; userId: string }>,
+): Promise<Array<GroupSendState | undefined>> {
+  if (pairs.length === 0) return [];
+  const rows = await sql.rows<{ ord: number; dissolved: boolean; mute_all: boolean; user_id: string | null; role: number | null; muted_until: Date | null; joined_at: Date | null }>(
+    `SELECT t.ord::int AS ord, g.dissolved_at IS NOT NULL AS dissolved, g.mute_all, gm.user_id, gm.role, gm.muted_until, gm.joined_at
+       FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS t(group_id, user_id, ord)
+       JOIN groups g ON g.id = t.group_id
+       LEFT JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = t.user_id`,
+    [pairs.map((pair) => pair.groupId), pairs.map((pair) => pair.userId)],
   );
-  if (!row) return undefined;
-  const member =
-    row.user_id === null ? undefined : { user_id: row.user_id, role: row.role!, muted_until: row.muted_until, joined_at: row.joined_at! };
-  return { dissolved: row.dissolved, muteAll: row.mute_all, member };
+  const states: Array<GroupSendState | undefined> = pairs.map(() => undefined);
+  for (const row of rows) {
+    const member =
+      row.user_id === null ? undefined : { user_id: row.user_id, role: row.role!, muted_until: row.muted_until, joined_at: row.joined_at! };
+    states[row.ord - 1] = { dissolved: row.dissolved, muteAll: row.mute_all, member };
+  }
+  return states;
 }

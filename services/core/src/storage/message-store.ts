@@ -64,9 +64,19 @@ export interface NewMessage {
    * the key names, e.g. sender and kind). Unset: the check runs for this send alone.
    */
   checkKey?: string;
+  /**
+   * `check` for many sends at once, used for sends with a checkKey written
+   * together (the same function for every send it can judge): called once per
+   * transaction with one send per distinct conversation and checkKey, it answers
+   * per send, by position, its refusal or undefined, so a batch spanning many
+   * conversations costs one statement per policy instead of one per conversation.
+   */
+  checkMany?: CheckMany;
   /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
   afterStore?: (sql: Sql) => Promise<void>;
 }
+
+export type CheckMany = (sql: Sql, messages: readonly NewMessage[]) => Promise<Array<AppError | undefined>>;
 
 export type SendOutcome =
   | { kind: 'stored'; message: StoredMessage }
@@ -455,6 +465,7 @@ export class MessageStore {
       // A direct conversation to create first: the one-by-one path does that.
       throw new NotAllMembers();
     }
+    const checkedTogether = await this.checkTogether(sql, batch, byPosition);
     const verdicts = new Map<string, Promise<unknown>>();
     const settled: SettledSend[] = [];
     const accepted: NewMessage[] = [];
@@ -479,12 +490,21 @@ export class MessageStore {
         storedAs[index] = first;
         continue;
       }
-      try {
-        await this.checkOnce(sql, message, verdicts);
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        settled[index] = { pending, error };
-        continue;
+      const key = verdictKey(message);
+      if (key !== undefined && checkedTogether.has(key)) {
+        const refusal = checkedTogether.get(key);
+        if (refusal) {
+          settled[index] = { pending, error: refusal };
+          continue;
+        }
+      } else {
+        try {
+          await this.checkOnce(sql, message, verdicts);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          settled[index] = { pending, error };
+          continue;
+        }
       }
       firstOfTwin.set(twinKey, index);
       storedAs[index] = index;
@@ -516,12 +536,35 @@ export class MessageStore {
     return settled;
   }
 
+  /**
+   * The verdicts (refusal or undefined) of the batch's sends that have a
+   * checkKey and a checkMany and may be stored (no earlier twin stored, a
+   * member), by verdictKey: one checkMany call per function for every distinct key.
+   */
+  private async checkTogether(sql: Sql, batch: readonly PendingSend[], byPosition: ReadonlyMap<number, Preflight>): Promise<Map<string, AppError | undefined>> {
+    const asked = new Map<CheckMany, Map<string, NewMessage>>();
+    for (const [index, { message }] of batch.entries()) {
+      const pre = byPosition.get(index)!;
+      const key = verdictKey(message);
+      if (pre.id || !pre.member || !message.checkMany || key === undefined) continue;
+      const messages = asked.get(message.checkMany) ?? new Map<string, NewMessage>();
+      if (!messages.has(key)) messages.set(key, message);
+      asked.set(message.checkMany, messages);
+    }
+    const verdicts = new Map<string, AppError | undefined>();
+    for (const [checkMany, messages] of asked) {
+      const keys = [...messages.keys()];
+      const answers = await checkMany(sql, [...messages.values()]);
+      keys.forEach((key, i) => verdicts.set(key, answers[i]));
+    }
+    return verdicts;
+  }
+
   /** Runs a send's check, or waits for the run of an earlier send to the same conversation with the same checkKey. */
   private checkOnce(sql: Sql, message: NewMessage, verdicts: Map<string, Promise<unknown>>): Promise<unknown> {
     if (!message.check) return Promise.resolve();
-    if (message.checkKey === undefined) return message.check(sql);
-    // A checkKey speaks for one conversation (a block list, a group's mutes): a batch may hold many.
-    const key = `${message.conversationId}\u0000${message.checkKey}`;
+    const key = verdictKey(message);
+    if (key === undefined) return message.check(sql);
     let verdict = verdicts.get(key);
     if (!verdict) {
       verdict = message.check(sql);
@@ -637,6 +680,11 @@ export class MessageStore {
     const messages = rows.filter((row) => row.id !== null).map(({ member: _member, ...row }) => row as MessageViewRow);
     return { member: true, rows: backwards ? messages.reverse() : messages };
   }
+}
+
+/** What a verdict speaks for: a checkKey names a judgement within one conversation (a block list, a group's mutes), and a batch may hold many. */
+function verdictKey(message: NewMessage): string | undefined {
+  return message.checkKey === undefined ? undefined : `${message.conversationId}\u0000${message.checkKey}`;
 }
 
 /**

@@ -265,18 +265,30 @@ export class SocialStore {
   }
 
   /**
-   * Inside `tx`: may `senderId` write to `recipientId` directly? Read by the
-   * send policy in the send transaction.
+   * Inside `tx`: may each sender write to its recipient directly (by position)?
+   * Read by the send policy in the send transaction, one statement for all.
    */
-  async directMessageGate(tx: Sql, senderId: string, recipientId: string): Promise<{ blocked: boolean; allowsStrangers: boolean; friends: boolean }> {
-    const [row] = await tx.rows<{ blocked: boolean; allows_strangers: boolean; friends: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $2 AND blocked_user_id = $1) AS blocked,
-              COALESCE((SELECT allow_stranger_messages FROM user_profiles WHERE user_id = $2), true) AS allows_strangers,
-              EXISTS (SELECT 1 FROM friendships WHERE user_id = $2 AND friend_id = $1) AS friends`,
-      [senderId, recipientId],
+  async directMessageGates(tx: Sql, pairs: ReadonlyArray<{ senderId: string; recipientId: string }>): Promise<DirectMessageGate[]> {
+    if (pairs.length === 0) return [];
+    const rows = await tx.rows<{ ord: number; blocked: boolean; allows_strangers: boolean; friends: boolean }>(
+      `SELECT t.ord::int AS ord,
+              EXISTS (SELECT 1 FROM blocks WHERE user_id = t.recipient_id AND blocked_user_id = t.sender_id) AS blocked,
+              COALESCE((SELECT allow_stranger_messages FROM user_profiles WHERE user_id = t.recipient_id), true) AS allows_strangers,
+              EXISTS (SELECT 1 FROM friendships WHERE user_id = t.recipient_id AND friend_id = t.sender_id) AS friends
+         FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(sender_id, recipient_id, ord)`,
+      [pairs.map((pair) => pair.senderId), pairs.map((pair) => pair.recipientId)],
     );
-    return { blocked: row!.blocked, allowsStrangers: row!.allows_strangers, friends: row!.friends };
+    const gates: DirectMessageGate[] = [];
+    for (const row of rows) gates[row.ord - 1] = { blocked: row.blocked, allowsStrangers: row.allows_strangers, friends: row.friends };
+    return gates;
   }
+}
+
+/** What a direct message from one user to another depends on. */
+export interface DirectMessageGate {
+  blocked: boolean;
+  allowsStrangers: boolean;
+  friends: boolean;
 }
 
 /** The id of `userId`'s system conversation. */
