@@ -43,7 +43,12 @@ export interface OutboxRelayOptions {
   databaseUrl: string;
   /** Backstop poll interval, in milliseconds. */
   pollIntervalMs: number;
-  /** Rows claimed per transaction. 200 by default. */
+  /**
+   * Rows claimed per transaction. 1,000 by default: under load a pass takes
+   * hundreds of milliseconds whatever its size (it shares the process and the
+   * database with the sends), so the batch sets the relay's pace; with 200 it
+   * fell behind sends written in shared transactions (bench/RESULTS.md).
+   */
   batchSize?: number;
   /** Failed attempts after which a row is dead-lettered (CORE_OUTBOX_MAX_ATTEMPTS). 20 by default. */
   maxAttempts?: number;
@@ -84,7 +89,7 @@ export class OutboxRelay {
   private readonly announce: CoalescedCall;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.batchSize = options.batchSize ?? 200;
+    this.batchSize = options.batchSize ?? 1000;
     this.maxAttempts = options.maxAttempts ?? 20;
     this.listener = new OutboxListener(options.databaseUrl, OUTBOX_CHANNEL, () => this.requestPass(), options.logger);
     this.announce = new CoalescedCall(() => this.listener.notifyOthers());
