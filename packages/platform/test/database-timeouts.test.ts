@@ -1,10 +1,11 @@
 // openDatabase against the local PostgreSQL: every pooled connection carries a
 // statement timeout, an idle-in-transaction timeout and the service's search_path,
-// and a database that never answers fails the start instead of hanging it.
+// a database that never answers fails the start instead of hanging it, and a call
+// waiting for a busy pool waits its own acquire timeout, not the connect timeout.
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createLogger, openDatabase } from '@im-mesh/platform';
+import { createLogger, isDatabaseBusy, openDatabase } from '@im-mesh/platform';
 import { createTestDatabase, type TestDatabase } from '@im-mesh/platform/testing';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 
@@ -93,5 +94,26 @@ describe('openDatabase timeouts', () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
+  });
+
+  test('with every pooled connection busy, a call waits past the connect timeout for one to come free; beyond acquireTimeoutMs it fails as busy', async () => {
+    const patient = await openDatabase({ url: database.url, schema: 'inbox', migrations: [], logger, poolSize: 1, connectTimeoutMs: 300, acquireTimeoutMs: 5_000 });
+    open.push(patient);
+    const holding = patient.query('SELECT pg_sleep(1)');
+    const started = Date.now();
+    const rows = (await patient.query('SELECT 1 AS one')) as Array<{ one: number }>;
+    await holding;
+    assert.equal(rows[0]!.one, 1);
+    assert.ok(Date.now() - started >= 600, 'the second query waited for the only connection');
+
+    const hurried = await openDatabase({ url: database.url, schema: 'inbox', migrations: [], logger, poolSize: 1, connectTimeoutMs: 5_000, acquireTimeoutMs: 200 });
+    open.push(hurried);
+    const held = hurried.query('SELECT pg_sleep(1)');
+    const refused = await hurried.query('SELECT 1').then(
+      () => assert.fail('the query got a connection that was held'),
+      (error: unknown) => error,
+    );
+    await held;
+    assert.ok(isDatabaseBusy(refused), `a busy pool, not an outage: ${String(refused)}`);
   });
 });

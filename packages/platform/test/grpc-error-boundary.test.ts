@@ -84,7 +84,36 @@ async function databaseDownError(): Promise<unknown> {
   assert.fail('connected to a closed port');
 }
 
+/** The error a real pg pool gives when its only connection stays busy past its wait (overload, not an outage). */
+async function databaseBusyError(): Promise<unknown> {
+  const pool = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres', max: 1, connectionTimeoutMillis: 200 });
+  const held = await pool.connect();
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    return error;
+  } finally {
+    held.release();
+    await pool.end();
+  }
+  assert.fail('a second query got the only connection while it was held');
+}
+
 describe('gRPC error boundary', () => {
+  test('a call that found every database connection busy is UNAVAILABLE (retryable) and says so, not that the database is down', async () => {
+    const busy = await databaseBusyError();
+    behaviour = () => {
+      throw busy;
+    };
+    const before = logLines.length;
+    const error = await callFailure();
+    assert.equal(error.code, Status.UNAVAILABLE);
+    assert.match(error.details, /too busy .*\(all its database connections are in use\)/);
+    assert.doesNotMatch(error.details, /cannot reach/);
+    const logged = logLines.slice(before);
+    assert.ok(logged.some((line) => line.level === 40 && String(line.msg).startsWith('database pool busy')));
+  });
+
   test('a database outage is UNAVAILABLE (retryable) with a readable message, logged as a warning', async () => {
     const down = await databaseDownError();
     behaviour = () => {

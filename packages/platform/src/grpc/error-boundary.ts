@@ -5,7 +5,7 @@ import { isAbortError } from 'abort-controller-x';
 import { ServerError, Status, type ServerMiddleware } from 'nice-grpc';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/app-error.js';
-import { isDatabaseUnavailable } from '../storage/database-unavailable.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../storage/database-unavailable.js';
 
 export function errorBoundary(logger: Logger): ServerMiddleware {
   return async function* boundary(call, context) {
@@ -31,6 +31,14 @@ export function toServerError(error: unknown, method: string, logger: Logger): u
   if (error instanceof ServerError) return error;
   // The client went away or the server is shutting down: nothing to report.
   if (isAbortError(error)) return error;
+  // Overload is not an outage either: the same retryable answer, in true words.
+  if (isDatabaseBusy(error)) {
+    logger.warn({ method }, 'database pool busy: no connection came free in time');
+    return new ServerError(
+      Status.UNAVAILABLE,
+      'The service is too busy to take this call right now (all its database connections are in use). Try again shortly; retrying an idempotent call is safe.',
+    );
+  }
   // A database outage is not a bug: answer retryable, log once as a warning.
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error, method }, 'database unavailable');

@@ -13,6 +13,16 @@ const CONNECTION_MESSAGES = [
   'Connection is closed',
 ];
 
+/**
+ * True when a call waited longer than the pool's acquire timeout for a free
+ * connection: every connection was busy, which is overload, not an outage
+ * (pg-pool's words for a timed-out wait in its queue; a timed-out connect says
+ * "Connection terminated due to connection timeout").
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+}
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 5; depth += 1) {
     const candidate = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };

@@ -17,6 +17,14 @@ export interface DatabaseOptions {
   logger: Logger;
   /** Give up opening a connection after this long. 5 s by default; 0 waits forever. */
   connectTimeoutMs?: number;
+  /**
+   * When every pooled connection is busy, wait this long for one to come free
+   * before failing the call. 10 s by default (the SDK's call deadline); 0 waits
+   * forever. Apart from connectTimeoutMs: a burst of calls queueing for the pool
+   * is not an outage, and failing it after the connect timeout sent clients back
+   * to retry into the same burst (bench/RESULTS.md, reconnect-storm).
+   */
+  acquireTimeoutMs?: number;
   /** PostgreSQL cancels a statement running longer. 30 s by default; 0 for none. Migrations are exempt. */
   statementTimeoutMs?: number;
   /** PostgreSQL ends a session idle inside a transaction this long. 60 s by default; 0 for none. */
@@ -31,6 +39,7 @@ export interface DatabaseOptions {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_ACQUIRE_TIMEOUT_MS = 10_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
@@ -47,7 +56,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const idleInTransactionTimeoutMs = options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
-  for (const value of [connectTimeoutMs, statementTimeoutMs, idleInTransactionTimeoutMs]) {
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS;
+  for (const value of [connectTimeoutMs, statementTimeoutMs, idleInTransactionTimeoutMs, acquireTimeoutMs]) {
     if (!Number.isSafeInteger(value) || value < 0) throw new Error(`bad database timeout ${value}`);
   }
   await ensureSchema(options.url, options.schema, connectTimeoutMs);
@@ -62,7 +72,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     logging: false,
     extra: {
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: connectTimeoutMs,
+      // pg-pool applies one setting both to waiting for a free connection and to
+      // opening one; the pool gets the wait, and each client opens with its own.
+      connectionTimeoutMillis: acquireTimeoutMs,
+      Client: clientOpeningWithin(connectTimeoutMs),
       // Every connection of this pool sees only its own schema first, and has the
       // timeouts from its first statement on (session settings given at startup).
       options: [
@@ -76,6 +89,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
   await dataSource.initialize();
   if (options.runMigrations ?? true) await runMigrationsExclusively(dataSource, options.schema, options.logger);
   return dataSource;
+}
+
+/** A pg.Client whose connect gives up after `connectTimeoutMs`, whatever the pool was told. */
+function clientOpeningWithin(connectTimeoutMs: number): typeof pg.Client {
+  return class ClientOpeningWithin extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super({ ...(typeof config === 'string' ? { connectionString: config } : config), connectionTimeoutMillis: connectTimeoutMs });
+    }
+  };
 }
 
 async function ensureSchema(url: string, schema: string, connectTimeoutMs: number): Promise<void> {
