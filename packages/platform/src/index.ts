@@ -44,7 +44,7 @@ export {
 } from './auth/service-token-source.js';
 export { PERMISSIONS, ROLE_PERMISSIONS, assertPermission, roleGrants, type Permission, type Role } from './auth/permissions.js';
 export { openDatabase, type DatabaseOptions } from './storage/database.js';
-export { isDatabaseBusy } from './storage/database-unavailable.js';
+export { isDatabaseBusy, isDatabaseUnavailable } from './storage/database-unavailable.js';
 export { BatchedLookup, type BatchedLookupOptions } from './storage/batched-lookup.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './storage/embedded-postgres.js';
 export type { DeviceRoute, PresenceRegistry } from './ports/presence/presence-registry.js';

@@ -99,6 +99,24 @@ async function databaseBusyError(): Promise<unknown> {
   assert.fail('a second query got the only connection while it was held');
 }
 
+/** The error a real pg client gives when PostgreSQL's host accepts the connection but never answers (its connect timeout). */
+async function databaseSilentError(): Promise<unknown> {
+  const held: Array<import('node:net').Socket> = [];
+  const silent = createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = silent.address() as AddressInfo;
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 200 });
+  try {
+    await client.connect();
+  } catch (error) {
+    return error;
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+  assert.fail('connected to a server that never answers');
+}
+
 describe('gRPC error boundary', () => {
   test('a call that found every database connection busy is UNAVAILABLE (retryable) and says so, not that the database is down', async () => {
     const busy = await databaseBusyError();
@@ -112,6 +130,16 @@ describe('gRPC error boundary', () => {
     assert.doesNotMatch(error.details, /cannot reach/);
     const logged = logLines.slice(before);
     assert.ok(logged.some((line) => line.level === 40 && String(line.msg).startsWith('database pool busy')));
+  });
+
+  test('a database host that stops answering (the connect times out) is UNAVAILABLE too, not INTERNAL', async () => {
+    const silent = await databaseSilentError();
+    behaviour = () => {
+      throw silent;
+    };
+    const error = await callFailure();
+    assert.equal(error.code, Status.UNAVAILABLE, `${Status[error.code]}: ${error.details}`);
+    assert.match(error.details, /cannot reach its database/);
   });
 
   test('a database outage is UNAVAILABLE (retryable) with a readable message, logged as a warning', async () => {

@@ -410,7 +410,7 @@ describe('MessageStore: sends of many conversations waiting together', () => {
     assert.deepEqual([...calls[0]!].sort(), others.map((conversation) => conversation.id).sort(), 'one send per conversation and key');
   });
 
-  test('a new direct conversation among them: the shared transaction gives way, each conversation is written on its own and all are stored', async () => {
+  test('a new direct conversation among them is written on its own after the shared transaction, which still carries the others', async () => {
     const store = new MessageStore(database, { maxSendTransactions: 1 });
     const stranger = randomUUID();
     const fresh = { peer: stranger, id: directConversationId(users[0]!, stranger) };
@@ -418,11 +418,16 @@ describe('MessageStore: sends of many conversations waiting together', () => {
       store.send(sendTo(others[0]!, 'beside-fresh-0')),
       store.send(sendTo(fresh, 'fresh-first')),
       store.send(sendTo(others[1]!, 'beside-fresh-1')),
+      store.send(sendTo(fresh, 'fresh-second')),
     ]);
     const outcomes = await Promise.all(queued);
-    assert.deepEqual(outcomes.map((outcome) => outcome.kind), ['stored', 'stored', 'stored']);
-    assert.equal(storedSeq(outcomes[1]!), 1, 'the new conversation starts at seq 1');
+    assert.deepEqual(outcomes.map((outcome) => outcome.kind), ['stored', 'stored', 'stored', 'stored']);
+    assert.deepEqual([storedSeq(outcomes[1]!), storedSeq(outcomes[3]!)], [1, 2], 'the new conversation starts at seq 1, in send order');
     const [members] = await database.query('SELECT count(*)::int AS n FROM core.conversation_members WHERE conversation_id = $1', [fresh.id]);
     assert.equal(members.n, 2);
+    const writers: Array<{ n: number }> = await database.query(
+      "SELECT count(DISTINCT xmin::text)::int AS n FROM core.messages WHERE client_msg_id IN ('beside-fresh-0', 'beside-fresh-1')",
+    );
+    assert.equal(writers[0]!.n, 1, 'the two existing conversations still shared one transaction');
   });
 });

@@ -8,6 +8,8 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '25P0
 const CONNECTION_MESSAGES = [
   'Connection terminated',
   'connection timeout',
+  // pg.Client's own connect timeout (connectionTimeoutMillis), which openDatabase gives each client.
+  'timeout expired',
   'timeout exceeded when trying to connect',
   'Client has encountered a connection error',
   'Connection is closed',
@@ -15,12 +17,18 @@ const CONNECTION_MESSAGES = [
 
 /**
  * True when a call waited longer than the pool's acquire timeout for a free
- * connection: every connection was busy, which is overload, not an outage
- * (pg-pool's words for a timed-out wait in its queue; a timed-out connect says
- * "Connection terminated due to connection timeout").
+ * connection: every connection was busy, which is overload rather than an
+ * outage (pg-pool's words for a timed-out wait in its queue; a client's own
+ * connect timeout says "timeout expired"). During an outage whose connects hang,
+ * queued calls can end this way too; the answer is UNAVAILABLE either way.
  */
 export function isDatabaseBusy(error: unknown): boolean {
-  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
+    const candidate = current as { message?: unknown; driverError?: unknown; cause?: unknown };
+    if (candidate.message === 'timeout exceeded when trying to connect') return true;
+    current = candidate.driverError ?? candidate.cause;
+  }
+  return false;
 }
 
 export function isDatabaseUnavailable(error: unknown): boolean {

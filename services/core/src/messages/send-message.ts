@@ -123,6 +123,9 @@ export class MessageSender {
         this.metrics.messagesSent.inc({ result: 'stored' });
         break;
       case 'duplicate':
+        // It may be this very send, committed by a transaction whose answer was
+        // lost and redone: wake the relay as for a new one (at worst one empty pass).
+        this.onStored();
         this.metrics.messagesSent.inc({ result: 'duplicate' });
         break;
     }

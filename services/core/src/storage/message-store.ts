@@ -3,7 +3,7 @@
 import type { DataSource } from 'typeorm';
 import { messageViewColumns, VISIBLE_TO_MEMBER, type MessageViewRow } from './message-view-sql.js';
 import { AbortError } from 'abort-controller-x';
-import { AppError, ErrorCode } from '@im-mesh/platform';
+import { AppError, ErrorCode, isDatabaseBusy, isDatabaseUnavailable } from '@im-mesh/platform';
 import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 /** NOTIFY channel on which a core instance wakes the others' outbox relays after it committed outbox rows. */
@@ -370,37 +370,38 @@ export class MessageStore {
 
   /**
    * Sends of several conversations in one transaction. A conversation whose
-   * sends carry mentions goes on its own (send by send in savepoints, beside
-   * it). Should the shared transaction fail (a direct conversation to create
-   * first, a twin committed by another core instance, a statement failing for
-   * one send), nothing of it was stored and each conversation is written again
-   * on its own, as if it had been alone.
+   * sends carry mentions, or that has to be created first (a new direct
+   * conversation), is written on its own after it, so this slot holds one
+   * connection at a time. Should the shared transaction fail (a twin committed
+   * by another core instance, a statement failing for one send), nothing of it
+   * was stored and each conversation is written again on its own, as if it had
+   * been alone; if the database is unreachable or every connection busy, its
+   * sends fail at once (retryable) instead of queueing more work.
    */
   private async writeAcross(batches: readonly PendingSend[][]): Promise<void> {
     const withMentions = batches.filter((batch) => batch.some((pending) => pending.message.mentionUserIds.length > 0));
     const plain = batches.filter((batch) => !withMentions.includes(batch));
-    const alone = withMentions.map((batch) => this.writeConversation(batch));
-    if (plain.length === 1) {
-      alone.push(this.writeConversation(plain[0]!));
-    } else if (plain.length > 1) {
-      alone.push(this.writeShared(plain));
-    }
-    await Promise.all(alone);
+    const alone = plain.length > 1 ? await this.writeShared(plain) : plain;
+    for (const batch of [...alone, ...withMentions]) await this.writeConversation(batch);
   }
 
-  private async writeShared(batches: readonly PendingSend[][]): Promise<void> {
-    let settled: SettledSend[];
+  /** Writes `batches` in one transaction; returns those left to be written on their own. */
+  private async writeShared(batches: readonly PendingSend[][]): Promise<readonly PendingSend[][]> {
+    let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
-      settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
-    } catch {
-      // Nothing of it was stored; the conversations are independent, so at once.
-      await Promise.all(batches.map((batch) => this.writeConversation(batch)));
-      return;
+      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat(), true));
+    } catch (error) {
+      if (isDatabaseBusy(error) || isDatabaseUnavailable(error)) {
+        for (const pending of batches.flat()) pending.reject(error);
+        return [];
+      }
+      return batches;
     }
-    for (const { pending, outcome, error } of settled) {
+    for (const { pending, outcome, error } of written.settled) {
       if (outcome) pending.resolve(outcome);
       else pending.reject(error);
     }
+    return batches.filter((batch) => written.deferred.has(batch[0]!.message.conversationId));
   }
 
   private async writeOne(pending: PendingSend): Promise<void> {
@@ -427,7 +428,7 @@ export class MessageStore {
     }
     let settled: SettledSend[];
     try {
-      settled = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
+      settled = (await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch, false))).settled;
     } catch (error) {
       if (isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
         for (const pending of batch) await this.writeOne(pending);
@@ -451,21 +452,30 @@ export class MessageStore {
    * distinct conversation and checkKey, one insert. A send the check refuses is
    * left out; a twin of a send earlier in the batch gets that send's message; a
    * sender who is not a member of a group or system conversation gets
-   * not_member. Throws NotAllMembers when a direct conversation has to be
-   * created first: the batch then goes send by send.
+   * not_member. A direct conversation that has to be created first is for the
+   * one-by-one path: with `deferNew` its sends are left out (named in
+   * `deferred`, all of that conversation's, so their order holds); without, it
+   * throws NotAllMembers and the batch goes send by send.
    */
-  private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<SettledSend[]> {
+  private async sendAllIn(
+    sql: Sql,
+    batch: readonly PendingSend[],
+    deferNew: boolean,
+  ): Promise<{ settled: SettledSend[]; deferred: ReadonlySet<string> }> {
     const preflight = await sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
       batch.map((pending) => pending.message.conversationId),
       batch.map((pending) => pending.message.senderId),
       batch.map((pending) => pending.message.clientMsgId),
     ]);
     const byPosition = new Map(preflight.map((row) => [row.ord - 1, row]));
-    if (batch.some((pending, index) => pending.message.directMembers && !byPosition.get(index)!.member && !byPosition.get(index)!.id)) {
-      // A direct conversation to create first: the one-by-one path does that.
-      throw new NotAllMembers();
-    }
-    const checkedTogether = await this.checkTogether(sql, batch, byPosition);
+    const deferred = new Set(
+      batch
+        .filter((pending, index) => pending.message.directMembers && !byPosition.get(index)!.member && !byPosition.get(index)!.id)
+        .map((pending) => pending.message.conversationId),
+    );
+    if (deferred.size > 0 && !deferNew) throw new NotAllMembers();
+    const isWritten = (pending: PendingSend) => !deferred.has(pending.message.conversationId);
+    const checkedTogether = await this.checkTogether(sql, batch.filter(isWritten), new Map(batch.flatMap((pending, index) => (isWritten(pending) ? [[pending, byPosition.get(index)!]] : []))));
     const verdicts = new Map<string, Promise<unknown>>();
     const settled: SettledSend[] = [];
     const accepted: NewMessage[] = [];
@@ -474,20 +484,22 @@ export class MessageStore {
     /** Per position, the accepted send whose message it gets (itself, or its twin's). */
     const storedAs: number[] = [];
     for (const [index, pending] of batch.entries()) {
+      if (!isWritten(pending)) continue;
       const { message } = pending;
       const pre = byPosition.get(index)!;
       if (pre.id) {
         settled[index] = { pending, outcome: { kind: 'duplicate', message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! } } };
         continue;
       }
-      if (!pre.member) {
-        settled[index] = { pending, outcome: { kind: 'not_member' } };
-        continue;
-      }
+      // Before membership, as one by one: the twin would be stored by then, and answered as a duplicate.
       const twinKey = `${message.senderId}\u0000${message.clientMsgId}`;
       const first = firstOfTwin.get(twinKey);
       if (first !== undefined) {
         storedAs[index] = first;
+        continue;
+      }
+      if (!pre.member) {
+        settled[index] = { pending, outcome: { kind: 'not_member' } };
         continue;
       }
       const key = verdictKey(message);
@@ -527,13 +539,13 @@ export class MessageStore {
       for (const message of accepted) await message.afterStore?.(sql);
     }
     for (const [index, pending] of batch.entries()) {
-      if (settled[index]) continue;
+      if (settled[index] || !isWritten(pending)) continue;
       const first = batch[storedAs[index]!]!;
       const result = stored.get(first.message.messageId);
       if (!result) throw new Error(`message ${first.message.messageId} was not stored`);
       settled[index] = { pending, outcome: { kind: first === pending ? 'stored' : 'duplicate', message: result } };
     }
-    return settled;
+    return { settled: settled.filter((entry) => entry !== undefined), deferred };
   }
 
   /**
@@ -541,10 +553,11 @@ export class MessageStore {
    * checkKey and a checkMany and may be stored (no earlier twin stored, a
    * member), by verdictKey: one checkMany call per function for every distinct key.
    */
-  private async checkTogether(sql: Sql, batch: readonly PendingSend[], byPosition: ReadonlyMap<number, Preflight>): Promise<Map<string, AppError | undefined>> {
+  private async checkTogether(sql: Sql, batch: readonly PendingSend[], preflightOf: ReadonlyMap<PendingSend, Preflight>): Promise<Map<string, AppError | undefined>> {
     const asked = new Map<CheckMany, Map<string, NewMessage>>();
-    for (const [index, { message }] of batch.entries()) {
-      const pre = byPosition.get(index)!;
+    for (const pending of batch) {
+      const { message } = pending;
+      const pre = preflightOf.get(pending)!;
       const key = verdictKey(message);
       if (pre.id || !pre.member || !message.checkMany || key === undefined) continue;
       const messages = asked.get(message.checkMany) ?? new Map<string, NewMessage>();
@@ -555,6 +568,8 @@ export class MessageStore {
     for (const [checkMany, messages] of asked) {
       const keys = [...messages.keys()];
       const answers = await checkMany(sql, [...messages.values()]);
+      // Fewer answers would let the rest through unchecked.
+      if (answers.length !== keys.length) throw new Error(`checkMany answered ${answers.length} of ${keys.length} sends`);
       keys.forEach((key, i) => verdicts.set(key, answers[i]));
     }
     return verdicts;
