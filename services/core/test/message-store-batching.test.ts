@@ -35,6 +35,22 @@ function directSend(clientMsgId: string, overrides: Partial<NewMessage> = {}): N
   };
 }
 
+/**
+ * Waits until `count` sessions of the test database wait for a lock (5 s at
+ * most). Asked through `database`, not the blocking client: inside its open
+ * transaction pg_stat_activity stays a snapshot.
+ */
+async function untilWaitingForLocks(database: DataSource, count: number, what: string): Promise<void> {
+  for (let waited = 0; ; waited += 20) {
+    const [row] = await database.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if (row.n === count) return;
+    assert.ok(waited < 5_000, what);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function storedSeq(outcome: SendOutcome): number {
   assert.ok(outcome.kind === 'stored' || outcome.kind === 'duplicate', `stored, not ${outcome.kind}`);
   return outcome.message.seq;
@@ -121,15 +137,7 @@ describe('MessageStore: concurrent sends to one conversation', () => {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [conversationId]);
       const racing = [store.send(twin), otherInstance.send({ ...twin, messageId: uuidv7() })];
-      for (let waited = 0; ; waited += 20) {
-        // Not through the blocker: inside its transaction pg_stat_activity stays a snapshot.
-        const [row] = await database.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        );
-        if (row.n === 2) break;
-        assert.ok(waited < 5_000, 'both instances reached the seq update');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await untilWaitingForLocks(database, 2, 'both instances reached the seq update');
       await blocker.query('COMMIT');
       outcomes = await Promise.all(racing);
     } finally {
@@ -140,12 +148,16 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     assert.equal(storedId(outcomes[0]!), storedId(outcomes[1]!));
   });
 
-  test('sends sharing a checkKey in one transaction run their check once; outbox rows follow seq order', async () => {
+  test('sends sharing a check key in one transaction are judged once; outbox rows follow seq order', async () => {
     let checks = 0;
     const check = async () => {
       checks += 1;
     };
-    const sends = Array.from({ length: 20 }, (_, i) => store.send(directSend(`keyed-${i}`, { check, checkKey: 'alice|text' })));
+    const checkMany = async (_sql: unknown, messages: readonly NewMessage[]) => {
+      checks += 1;
+      return messages.map(() => undefined);
+    };
+    const sends = Array.from({ length: 20 }, (_, i) => store.send(directSend(`keyed-${i}`, { check, sharedCheck: { key: 'alice|text', checkMany } })));
     const outcomes = await Promise.all(sends);
     assert.ok(checks < 20, `${checks} checks for 20 sends`);
     const seqs = outcomes.map(storedSeq);
@@ -304,22 +316,20 @@ describe('MessageStore: sends of many conversations waiting together', () => {
     directSend(clientMsgId, { conversationId: conversation.id, directMembers: [users[0]!, conversation.peer], senderId: users[0]!, ...overrides });
 
   /** Runs `queue` while a transaction of `store` is stuck on the held conversation's row, then lets it go. */
-  async function whileTheOnlyTransactionWaits<T>(store: MessageStore, queue: () => T): Promise<{ queued: T; first: SendOutcome }> {
+  async function whileTheOnlyTransactionWaits(
+    store: MessageStore,
+    queue: () => Array<Promise<SendOutcome>>,
+  ): Promise<{ queued: Array<Promise<SendOutcome>>; first: SendOutcome }> {
     const blocker = new pg.Client({ connectionString: db.url });
     await blocker.connect();
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM core.conversations WHERE id = $1 FOR UPDATE', [held!.id]);
       const first = store.send(sendTo(held!, `held-${randomUUID()}`));
-      for (let waited = 0; ; waited += 20) {
-        const [row] = await database.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        );
-        if (row.n === 1) break;
-        assert.ok(waited < 5_000, 'the first send reached the row lock');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await untilWaitingForLocks(database, 1, 'the first send reached the row lock');
       const queued = queue();
+      // Refusals may settle before the caller looks at them: not unhandled.
+      for (const send of queued) send.catch(() => undefined);
       await blocker.query('COMMIT');
       return { queued, first: await first };
     } finally {
@@ -371,15 +381,22 @@ describe('MessageStore: sends of many conversations waiting together', () => {
   test('twins to different conversations in one shared transaction resolve to the first; a check key speaks for one conversation only', async () => {
     const store = new MessageStore(database, { maxSendTransactions: 1 });
     const checked: string[] = [];
-    const check = (conversationId: string) => async () => {
+    const refusalFor = (conversationId: string) => {
       checked.push(conversationId);
-      if (conversationId === others[1]!.id) throw AppError.permissionDenied('blocked here only', 'TEST_BLOCKED');
+      return conversationId === others[1]!.id ? AppError.permissionDenied('blocked here only', 'TEST_BLOCKED') : undefined;
     };
-    const twin = sendTo(others[0]!, 'cross-conversation-twin');
+    const judged = {
+      check: async (message: NewMessage) => {
+        const refusal = refusalFor(message.conversationId);
+        if (refusal) throw refusal;
+      },
+      sharedCheck: { key: 'same-key', checkMany: async (_sql: unknown, messages: readonly NewMessage[]) => messages.map((message) => refusalFor(message.conversationId)) },
+    };
+    const keyed = (message: NewMessage): NewMessage => ({ ...message, check: () => judged.check(message), sharedCheck: judged.sharedCheck });
     const { queued } = await whileTheOnlyTransactionWaits(store, () => [
-      store.send({ ...twin, check: check(others[0]!.id), checkKey: 'same-key' }),
-      store.send({ ...sendTo(others[2]!, 'cross-conversation-twin'), check: check(others[2]!.id), checkKey: 'same-key' }),
-      store.send({ ...sendTo(others[1]!, 'keyed-elsewhere'), check: check(others[1]!.id), checkKey: 'same-key' }),
+      store.send(keyed(sendTo(others[0]!, 'cross-conversation-twin'))),
+      store.send(keyed(sendTo(others[2]!, 'cross-conversation-twin'))),
+      store.send(keyed(sendTo(others[1]!, 'keyed-elsewhere'))),
     ]);
     const [first, second, blocked] = await Promise.allSettled(queued);
     const a = (first as PromiseFulfilledResult<SendOutcome>).value;
@@ -401,7 +418,7 @@ describe('MessageStore: sends of many conversations waiting together', () => {
     };
     const never = async () => assert.fail('a send with a checkMany is not checked alone in a shared transaction');
     const { queued } = await whileTheOnlyTransactionWaits(store, () =>
-      Array.from({ length: 6 }, (_, i) => store.send(sendTo(others[i % 3]!, `judged-${i}`, { check: never, checkKey: 'sender|text', checkMany }))),
+      Array.from({ length: 6 }, (_, i) => store.send(sendTo(others[i % 3]!, `judged-${i}`, { check: never, sharedCheck: { key: 'sender|text', checkMany } }))),
     );
     const settled = await Promise.allSettled(queued);
     assert.deepEqual(settled.map((result) => result.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);

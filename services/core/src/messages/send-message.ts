@@ -99,7 +99,7 @@ export class MessageSender {
       // Without files, the verdict depends only on who sends what kind where
       // (the policies' SendAttempt), so sends written together share one check,
       // and those of many conversations are checked together.
-      ...(fileIds.length === 0 && { checkKey: `${caller.userId}|${kind}`, checkMany: this.checkPolicies }),
+      ...(fileIds.length === 0 && { sharedCheck: { key: `${caller.userId}|${kind}`, checkMany: this.checkPolicies } }),
       ...(peer !== undefined && { directMembers: [caller.userId, peer] as const }),
     };
 

@@ -59,19 +59,15 @@ export interface NewMessage {
    */
   check?: (sql: Sql) => Promise<void>;
   /**
-   * Sends of one transaction to the same conversation with the same key share
-   * one run of `check` (its verdict depends only on the conversation and what
-   * the key names, e.g. sender and kind). Unset: the check runs for this send alone.
+   * How sends written together are judged together: those to the same
+   * conversation with the same `key` share one verdict (it depends only on the
+   * conversation and what the key names, e.g. sender and kind), and one call of
+   * `checkMany` per transaction judges one send of each such pair, answering per
+   * send, by position, its refusal or undefined. So a batch spanning many
+   * conversations costs one statement per policy instead of one per send. Unset:
+   * `check` runs for this send alone.
    */
-  checkKey?: string;
-  /**
-   * `check` for many sends at once, used for sends with a checkKey written
-   * together (the same function for every send it can judge): called once per
-   * transaction with one send per distinct conversation and checkKey, it answers
-   * per send, by position, its refusal or undefined, so a batch spanning many
-   * conversations costs one statement per policy instead of one per conversation.
-   */
-  checkMany?: CheckMany;
+  sharedCheck?: { key: string; checkMany: CheckMany };
   /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
   afterStore?: (sql: Sql) => Promise<void>;
 }
@@ -173,9 +169,6 @@ interface Preflight {
   member: boolean;
   mentioned: number;
 }
-
-/** Thrown inside the batch transaction when a sender is not a member yet; rolls it back. */
-class NotAllMembers extends Error {}
 
 /** Sends of one conversation written in one transaction, at most. */
 const MAX_SENDS_PER_CONVERSATION = 64;
@@ -389,7 +382,7 @@ export class MessageStore {
   private async writeShared(batches: readonly PendingSend[][]): Promise<readonly PendingSend[][]> {
     let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
-      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat(), true));
+      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
     } catch (error) {
       if (isDatabaseBusy(error) || isDatabaseUnavailable(error)) {
         for (const pending of batches.flat()) pending.reject(error);
@@ -426,20 +419,25 @@ export class MessageStore {
       await this.writeEachInSavepoint(batch);
       return;
     }
-    let settled: SettledSend[];
+    let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
-      settled = (await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch, false))).settled;
+      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
     } catch (error) {
       if (isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
         for (const pending of batch) await this.writeOne(pending);
       } else {
-        // A sender not yet a member (NotAllMembers), or a statement that failed
-        // for one send (a timeout, a file swept after its check): nothing was stored.
+        // A statement that failed for one send (a timeout, a file swept after
+        // its check): nothing was stored.
         await this.writeEachInSavepoint(batch);
       }
       return;
     }
-    for (const { pending, outcome, error } of settled) {
+    // A direct conversation to create first (nothing was written): send by send.
+    if (written.deferred.size > 0) {
+      await this.writeEachInSavepoint(batch);
+      return;
+    }
+    for (const { pending, outcome, error } of written.settled) {
       if (outcome) pending.resolve(outcome);
       else pending.reject(error);
     }
@@ -448,121 +446,99 @@ export class MessageStore {
   /**
    * The common batch (members of their conversations sending without mentions,
    * of one conversation or many, each conversation's sends in send order) in a
-   * few statements however many sends it holds: one preflight, one check per
-   * distinct conversation and checkKey, one insert. A send the check refuses is
-   * left out; a twin of a send earlier in the batch gets that send's message; a
-   * sender who is not a member of a group or system conversation gets
-   * not_member. A direct conversation that has to be created first is for the
-   * one-by-one path: with `deferNew` its sends are left out (named in
-   * `deferred`, all of that conversation's, so their order holds); without, it
-   * throws NotAllMembers and the batch goes send by send.
+   * few statements however many sends it holds: one preflight, one checkMany
+   * per kind of shared check, one insert. A send the check refuses is left out;
+   * a twin of a send earlier in the batch gets that send's message; a sender who
+   * is not a member of a group or system conversation gets not_member. A direct
+   * conversation that has to be created first is for the one-by-one path: its
+   * sends (all of them, so their order holds) are left out and named in `deferred`.
    */
-  private async sendAllIn(
-    sql: Sql,
-    batch: readonly PendingSend[],
-    deferNew: boolean,
-  ): Promise<{ settled: SettledSend[]; deferred: ReadonlySet<string> }> {
+  private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<{ settled: SettledSend[]; deferred: ReadonlySet<string> }> {
     const preflight = await sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
       batch.map((pending) => pending.message.conversationId),
       batch.map((pending) => pending.message.senderId),
       batch.map((pending) => pending.message.clientMsgId),
     ]);
     const byPosition = new Map(preflight.map((row) => [row.ord - 1, row]));
+    const checked = batch.map((pending, index) => ({ pending, pre: byPosition.get(index)! }));
     const deferred = new Set(
-      batch
-        .filter((pending, index) => pending.message.directMembers && !byPosition.get(index)!.member && !byPosition.get(index)!.id)
-        .map((pending) => pending.message.conversationId),
+      checked.filter(({ pending, pre }) => pending.message.directMembers && !pre.member && !pre.id).map(({ pending }) => pending.message.conversationId),
     );
-    if (deferred.size > 0 && !deferNew) throw new NotAllMembers();
-    const isWritten = (pending: PendingSend) => !deferred.has(pending.message.conversationId);
-    const checkedTogether = await this.checkTogether(sql, batch.filter(isWritten), new Map(batch.flatMap((pending, index) => (isWritten(pending) ? [[pending, byPosition.get(index)!]] : []))));
-    const verdicts = new Map<string, Promise<unknown>>();
+    const written = checked.filter(({ pending }) => !deferred.has(pending.message.conversationId));
+    const shared = await this.sharedVerdicts(sql, written);
     const settled: SettledSend[] = [];
-    const accepted: NewMessage[] = [];
-    /** Position of the first accepted send per (sender, client_msg_id). */
-    const firstOfTwin = new Map<string, number>();
-    /** Per position, the accepted send whose message it gets (itself, or its twin's). */
-    const storedAs: number[] = [];
-    for (const [index, pending] of batch.entries()) {
-      if (!isWritten(pending)) continue;
+    const accepted: PendingSend[] = [];
+    /** The first accepted send per (sender, client_msg_id), and the later twins that get its message. */
+    const firstOfTwin = new Map<string, PendingSend>();
+    const twins: Array<{ pending: PendingSend; first: PendingSend }> = [];
+    for (const { pending, pre } of written) {
       const { message } = pending;
-      const pre = byPosition.get(index)!;
       if (pre.id) {
-        settled[index] = { pending, outcome: { kind: 'duplicate', message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! } } };
+        settled.push({ pending, outcome: { kind: 'duplicate', message: { messageId: pre.id, conversationId: pre.conversation_id!, seq: pre.seq!, sentAt: pre.created_at! } } });
         continue;
       }
       // Before membership, as one by one: the twin would be stored by then, and answered as a duplicate.
-      const twinKey = `${message.senderId}\u0000${message.clientMsgId}`;
-      const first = firstOfTwin.get(twinKey);
-      if (first !== undefined) {
-        storedAs[index] = first;
+      const first = firstOfTwin.get(twinKeyOf(message));
+      if (first) {
+        twins.push({ pending, first });
         continue;
       }
       if (!pre.member) {
-        settled[index] = { pending, outcome: { kind: 'not_member' } };
+        settled.push({ pending, outcome: { kind: 'not_member' } });
         continue;
       }
-      const key = verdictKey(message);
-      if (key !== undefined && checkedTogether.has(key)) {
-        const refusal = checkedTogether.get(key);
-        if (refusal) {
-          settled[index] = { pending, error: refusal };
-          continue;
-        }
-      } else {
-        try {
-          await this.checkOnce(sql, message, verdicts);
-        } catch (error) {
-          if (!(error instanceof AppError)) throw error;
-          settled[index] = { pending, error };
-          continue;
-        }
+      const refusal = await verdictOf(sql, message, shared);
+      if (refusal) {
+        settled.push({ pending, error: refusal });
+        continue;
       }
-      firstOfTwin.set(twinKey, index);
-      storedAs[index] = index;
-      accepted.push(message);
+      firstOfTwin.set(twinKeyOf(message), pending);
+      accepted.push(pending);
     }
     const stored = new Map<string, StoredMessage>();
     if (accepted.length > 0) {
+      const messages = accepted.map(({ message }) => message);
       const rows = await sql.rows<{ id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
-        accepted.map((message) => message.conversationId),
-        accepted.map((message) => message.messageId),
-        accepted.map((message) => message.senderId),
-        accepted.map((message) => message.senderDeviceId),
-        accepted.map((message) => message.clientMsgId),
-        accepted.map((message) => Buffer.from(message.content)),
-        accepted.map((message) => message.kind),
-        accepted.map((message) => message.searchText),
+        messages.map((message) => message.conversationId),
+        messages.map((message) => message.messageId),
+        messages.map((message) => message.senderId),
+        messages.map((message) => message.senderDeviceId),
+        messages.map((message) => message.clientMsgId),
+        messages.map((message) => Buffer.from(message.content)),
+        messages.map((message) => message.kind),
+        messages.map((message) => message.searchText),
       ]);
-      const conversationOf = new Map(accepted.map((message) => [message.messageId, message.conversationId]));
+      const conversationOf = new Map(messages.map((message) => [message.messageId, message.conversationId]));
       for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId: conversationOf.get(row.id)!, seq: row.seq, sentAt: row.created_at });
-      for (const message of accepted) await message.afterStore?.(sql);
+      for (const message of messages) await message.afterStore?.(sql);
     }
-    for (const [index, pending] of batch.entries()) {
-      if (settled[index] || !isWritten(pending)) continue;
-      const first = batch[storedAs[index]!]!;
-      const result = stored.get(first.message.messageId);
-      if (!result) throw new Error(`message ${first.message.messageId} was not stored`);
-      settled[index] = { pending, outcome: { kind: first === pending ? 'stored' : 'duplicate', message: result } };
-    }
-    return { settled: settled.filter((entry) => entry !== undefined), deferred };
+    const storedFor = (pending: PendingSend): StoredMessage => {
+      const result = stored.get(pending.message.messageId);
+      if (!result) throw new Error(`message ${pending.message.messageId} was not stored`);
+      return result;
+    };
+    for (const pending of accepted) settled.push({ pending, outcome: { kind: 'stored', message: storedFor(pending) } });
+    for (const { pending, first } of twins) settled.push({ pending, outcome: { kind: 'duplicate', message: storedFor(first) } });
+    return { settled, deferred };
   }
 
   /**
-   * The verdicts (refusal or undefined) of the batch's sends that have a
-   * checkKey and a checkMany and may be stored (no earlier twin stored, a
-   * member), by verdictKey: one checkMany call per function for every distinct key.
+   * The shared verdicts (refusal or undefined) of the sends that may be stored
+   * (no twin stored before, a member), by verdictKey: one checkMany call per
+   * function, with the first send of each distinct key; a later twin in the
+   * batch is not asked about (it gets its first's message, or is judged alone).
    */
-  private async checkTogether(sql: Sql, batch: readonly PendingSend[], preflightOf: ReadonlyMap<PendingSend, Preflight>): Promise<Map<string, AppError | undefined>> {
+  private async sharedVerdicts(sql: Sql, written: ReadonlyArray<{ pending: PendingSend; pre: Preflight }>): Promise<Map<string, AppError | undefined>> {
     const asked = new Map<CheckMany, Map<string, NewMessage>>();
-    for (const pending of batch) {
-      const { message } = pending;
-      const pre = preflightOf.get(pending)!;
+    const twinKeys = new Set<string>();
+    for (const { pending: { message }, pre } of written) {
       const key = verdictKey(message);
-      if (pre.id || !pre.member || !message.checkMany || key === undefined) continue;
-      const messages = asked.get(message.checkMany) ?? new Map<string, NewMessage>();
+      const twinKey = twinKeyOf(message);
+      if (pre.id || twinKeys.has(twinKey) || !pre.member || !message.sharedCheck || key === undefined) continue;
+      twinKeys.add(twinKey);
+      const messages = asked.get(message.sharedCheck.checkMany) ?? new Map<string, NewMessage>();
       if (!messages.has(key)) messages.set(key, message);
-      asked.set(message.checkMany, messages);
+      asked.set(message.sharedCheck.checkMany, messages);
     }
     const verdicts = new Map<string, AppError | undefined>();
     for (const [checkMany, messages] of asked) {
@@ -573,19 +549,6 @@ export class MessageStore {
       keys.forEach((key, i) => verdicts.set(key, answers[i]));
     }
     return verdicts;
-  }
-
-  /** Runs a send's check, or waits for the run of an earlier send to the same conversation with the same checkKey. */
-  private checkOnce(sql: Sql, message: NewMessage, verdicts: Map<string, Promise<unknown>>): Promise<unknown> {
-    if (!message.check) return Promise.resolve();
-    const key = verdictKey(message);
-    if (key === undefined) return message.check(sql);
-    let verdict = verdicts.get(key);
-    if (!verdict) {
-      verdict = message.check(sql);
-      verdicts.set(key, verdict);
-    }
-    return verdict;
   }
 
   /** Sends with mentions, or from someone not yet a member: each in a savepoint of its own. */
@@ -697,9 +660,26 @@ export class MessageStore {
   }
 }
 
-/** What a verdict speaks for: a checkKey names a judgement within one conversation (a block list, a group's mutes), and a batch may hold many. */
+/** What a shared verdict speaks for: its key names a judgement within one conversation (a block list, a group's mutes), and a batch may hold many. */
 function verdictKey(message: NewMessage): string | undefined {
-  return message.checkKey === undefined ? undefined : `${message.conversationId}\u0000${message.checkKey}`;
+  return message.sharedCheck && `${message.conversationId}\u0000${message.sharedCheck.key}`;
+}
+
+function twinKeyOf(message: NewMessage): string {
+  return `${message.senderId}\u0000${message.clientMsgId}`;
+}
+
+/** A send's refusal or undefined: its shared verdict when the batch took one, else its own check. */
+async function verdictOf(sql: Sql, message: NewMessage, shared: ReadonlyMap<string, AppError | undefined>): Promise<AppError | undefined> {
+  const key = verdictKey(message);
+  if (key !== undefined && shared.has(key)) return shared.get(key);
+  try {
+    await message.check?.(sql);
+    return undefined;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
 }
 
 /**
