@@ -23,23 +23,30 @@ const CONNECTION_MESSAGES = [
  * queued calls can end this way too; the answer is UNAVAILABLE either way.
  */
 export function isDatabaseBusy(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
-    const candidate = current as { message?: unknown; driverError?: unknown; cause?: unknown };
-    if (candidate.message === 'timeout exceeded when trying to connect') return true;
-    current = candidate.driverError ?? candidate.cause;
-  }
-  return false;
+  return causes(error).some((candidate) => candidate.message === 'timeout exceeded when trying to connect');
 }
 
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
-    const candidate = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+  return causes(error).some((candidate) => {
     const code = typeof candidate.code === 'string' ? candidate.code : undefined;
     if (code && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))) return true;
     const message = typeof candidate.message === 'string' ? candidate.message : '';
-    if (CONNECTION_MESSAGES.some((text) => message.includes(text))) return true;
-    // TypeORM wraps driver errors (QueryFailedError.driverError); others use cause.
-    current = candidate.driverError ?? candidate.cause;
+    return CONNECTION_MESSAGES.some((text) => message.includes(text));
+  });
+}
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  driverError?: unknown;
+  cause?: unknown;
+}
+
+/** The error and what it wraps, five deep at most: TypeORM wraps driver errors (QueryFailedError.driverError); others use cause. */
+function causes(error: unknown): ErrorLike[] {
+  const chain: ErrorLike[] = [];
+  for (let current = error as ErrorLike | undefined; current && chain.length < 5; current = (current.driverError ?? current.cause) as ErrorLike | undefined) {
+    chain.push(current);
   }
-  return false;
+  return chain;
 }

@@ -112,10 +112,16 @@ export function decideGroupPermission(action: GroupAction, context: GroupPermiss
  * PERMISSION_DENIED.
  */
 export function requireGroupPermission(action: GroupAction, context: GroupPermissionContext): void {
+  const refusal = groupPermissionRefusal(action, context);
+  if (refusal) throw refusal;
+}
+
+/** The error requireGroupPermission throws, or undefined when the action is allowed (for checks that collect verdicts). */
+export function groupPermissionRefusal(action: GroupAction, context: GroupPermissionContext): AppError | undefined {
   const decision = decideGroupPermission(action, context);
-  if (decision.allowed) return;
-  if (action === 'leave') throw AppError.failedPrecondition(decision.reason, 'GROUP_OWNER_CANNOT_LEAVE');
-  throw AppError.permissionDenied(decision.reason, 'GROUP_PERMISSION_DENIED');
+  if (decision.allowed) return undefined;
+  if (action === 'leave') return AppError.failedPrecondition(decision.reason, 'GROUP_OWNER_CANNOT_LEAVE');
+  return AppError.permissionDenied(decision.reason, 'GROUP_PERMISSION_DENIED');
 }
 
 export function roleName(role: GroupRoleNumber): string {

@@ -9,7 +9,7 @@ import { CONVERSATION_NOT_FOUND } from '../messages/send-message.js';
 import type { RecallAuthority, SendAttempt, SendPolicy } from '../messages/send-policy.js';
 import { groupSendState, groupSendStates, type GroupSendState } from '../storage/group-store.js';
 import type { Sql } from '../storage/sql.js';
-import { decideGroupPermission, requireGroupPermission, type GroupRoleNumber } from './group-permissions.js';
+import { decideGroupPermission, groupPermissionRefusal, type GroupRoleNumber } from './group-permissions.js';
 
 /** Direct and system conversations are never groups: no lookup on their sends. */
 function isGroupAttempt(attempt: SendAttempt): boolean {
@@ -48,13 +48,7 @@ export class GroupSendPolicy implements SendPolicy, RecallAuthority {
     if (mutedUntil !== null && mutedUntil.getTime() > this.now()) {
       return AppError.permissionDenied(`You are muted in this group until ${mutedUntil.toISOString()}.`, 'GROUP_MEMBER_MUTED');
     }
-    try {
-      requireGroupPermission('send', { actorRole: state.member.role as GroupRoleNumber, muteAll: state.muteAll });
-    } catch (error) {
-      if (error instanceof AppError) return error;
-      throw error;
-    }
-    return undefined;
+    return groupPermissionRefusal('send', { actorRole: state.member.role as GroupRoleNumber, muteAll: state.muteAll });
   }
 
   async mayRecallOthers(tx: Sql, conversationId: string, actorId: string): Promise<boolean> {
