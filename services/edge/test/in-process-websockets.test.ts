@@ -7,21 +7,13 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
+import { openWebSocket } from './support/open-websocket.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
 import { capturingLogger, startTestEdge, type TestEdge } from './support/test-edge.js';
 import { deadAddress, startUpstreamDoubles, type UpstreamDoubles } from './support/upstream-doubles.js';
 
 const issuer = createTestTokenIssuer();
-
-function openWebSocket(url: string, protocols: string[]): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, protocols);
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
-  });
-}
 
 /** A connect node's WebSocket endpoint living in this process: echoes, and records what it was handed. */
 function inProcessConnectNode() {

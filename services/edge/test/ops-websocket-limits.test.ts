@@ -4,21 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { authV1, connectV1, messageV1 } from '@im-mesh/contracts';
 import { createChannel, createClient, Metadata, Status } from 'nice-grpc';
-import WebSocket from 'ws';
+import { openWebSocket } from './support/open-websocket.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
 import { capturingLogger, startTestEdge, type TestEdge } from './support/test-edge.js';
 import { deadAddress, startUpstreamDoubles, type UpstreamDoubles } from './support/upstream-doubles.js';
 
 const issuer = createTestTokenIssuer();
-
-function openWebSocket(url: string, protocols: string[]): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, protocols);
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
-  });
-}
 
 describe('WebSocket and ops on the edge port', () => {
   let upstreams: UpstreamDoubles;
