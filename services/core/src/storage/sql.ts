@@ -1,8 +1,11 @@
 // Raw parameterised SQL over the TypeORM DataSource: core's hot paths are a few
-// hand-written statements, so a thin `rows()` helper beats entities here. Every
-// statement goes through a QueryRunner in structured mode, which returns the rows
-// of SELECT and of UPDATE/INSERT ... RETURNING alike.
+// hand-written statements, so a thin `rows()` helper beats entities here. A
+// QueryRunner holds the pooled connection (and the transaction); each statement
+// runs on its pg client as a named prepared statement (prepared-statements.ts),
+// which returns the rows of SELECT and of UPDATE/INSERT ... RETURNING alike.
+import type pg from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { noteStatementError, statementName } from './prepared-statements.js';
 
 export interface Sql {
   /** Runs one statement with $1.. parameters and returns its rows (RETURNING rows for writes). */
@@ -12,8 +15,16 @@ export interface Sql {
 function sqlOf(runner: QueryRunner): Sql {
   return {
     async rows<T>(text: string, params: readonly unknown[] = []) {
-      const result = await runner.query(text, [...params], true);
-      return (result.records ?? []) as T[];
+      // The runner's own connection: the one its transaction, if any, runs on.
+      const client = (await runner.connect()) as pg.PoolClient;
+      const name = statementName(text);
+      try {
+        const result = await client.query({ name, text, values: [...params] });
+        return result.rows as T[];
+      } catch (error) {
+        if (name !== undefined) noteStatementError(text, error);
+        throw error;
+      }
     },
   };
 }
