@@ -41,6 +41,10 @@ test('every bench scenario runs at tiny size on the embedded system and writes a
     const storm = readResult(files.find((file) => file.includes('reconnect-storm'))!);
     assert.equal(storm.metrics.notSynced, 0, 'every storm client caught up');
     assert.ok(storm.metrics.pulled! > 0, 'the storm clients pulled what they missed');
+    assert.ok(
+      storm.metrics.halfSynced_s! > 0 && storm.metrics.halfSynced_s! <= storm.metrics.synced99_s! && storm.metrics.synced99_s! <= storm.metrics.allSynced_s!,
+      `the storm's spread is in order: ${JSON.stringify(storm.metrics)}`,
+    );
     const connections = readResult(files.find((file) => file.includes('-connections-'))!);
     assert.equal(connections.metrics.heldAtEnd, connections.parameters.connections, 'every connection was still open after the hold');
   } finally {

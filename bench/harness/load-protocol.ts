@@ -106,6 +106,10 @@ export interface ReconnectResult {
   notSynced: number;
   /** Monotonic ns at which the last receiver was complete (when all were). */
   lastCompleteNs: string;
+  /** Monotonic ns at which each complete receiver was, in no order: the spread behind the last one. */
+  completeNs: string[];
+  /** Attempts that failed and were retried after a backoff, over all receivers. */
+  retries: number;
   /** Messages that arrived by push and by PullMessages after the reconnect. */
   pushedAfterReconnect: number;
   pulled: number;

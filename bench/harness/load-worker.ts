@@ -191,6 +191,7 @@ async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResu
     } catch (error) {
       if (stats.errors.length < 5) stats.errors.push((error as Error).message);
     }
+    stats.retries += 1;
     // Jittered backoff, as a client does, so a refused storm does not come back in step.
     await new Promise((done) => setTimeout(done, delayMs * (0.5 + Math.random())));
     delayMs = Math.min(delayMs * 2, 2_000);
@@ -199,7 +200,7 @@ async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResu
 }
 
 async function reconnectAll(): Promise<ReconnectResult> {
-  const stats: ReconnectResult = { synced: 0, notSynced: 0, lastCompleteNs: '0', pushedAfterReconnect: 0, pulled: 0, errors: [] };
+  const stats: ReconnectResult = { synced: 0, notSynced: 0, lastCompleteNs: '0', completeNs: [], retries: 0, pushedAfterReconnect: 0, pulled: 0, errors: [] };
   // The backlog arriving now is counted for loss but not timed: its "latency" would be the outage.
   sink.timing = false;
   const pushedBefore = sink.counters.deliveries;
@@ -211,6 +212,7 @@ async function reconnectAll(): Promise<ReconnectResult> {
       if (doneAt === undefined) stats.notSynced += 1;
       else {
         stats.synced += 1;
+        stats.completeNs.push(String(doneAt));
         if (doneAt > last) last = doneAt;
       }
     }),

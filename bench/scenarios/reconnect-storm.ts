@@ -48,6 +48,9 @@ export async function reconnectStorm(context: ScenarioContext): Promise<Scenario
     const notSynced = replies.reduce((sum, reply) => sum + reply.result.notSynced, 0);
     const lastComplete = replies.reduce((latest, reply) => (BigInt(reply.result.lastCompleteNs) > latest ? BigInt(reply.result.lastCompleteNs) : latest), 0n);
     const allSyncedSeconds = notSynced === 0 ? round(Number(lastComplete - startedAt) / 1e9) : -1;
+    // The last client alone is noisy (one unlucky backoff moves it by up to 2 s): the spread says how the storm went.
+    const completions = replies.flatMap((reply) => reply.result.completeNs.map((ns) => Number(BigInt(ns) - startedAt) / 1e9)).sort((a, b) => a - b);
+    const completedBy = (q: number) => round(completions[Math.min(completions.length - 1, Math.floor(q * completions.length))] ?? 0);
     const collected = await collectAll(pool);
     const loss = lossOf(receivers, sends, collected);
     const errors = replies.flatMap((reply) => reply.result.errors);
@@ -61,6 +64,10 @@ export async function reconnectStorm(context: ScenarioContext): Promise<Scenario
         synced,
         notSynced,
         allSynced_s: allSyncedSeconds,
+        halfSynced_s: completedBy(0.5),
+        synced90_s: completedBy(0.9),
+        synced99_s: completedBy(0.99),
+        retries: replies.reduce((sum, reply) => sum + reply.result.retries, 0),
         pulled: replies.reduce((sum, reply) => sum + reply.result.pulled, 0),
         pushedAfterReconnect: replies.reduce((sum, reply) => sum + reply.result.pushedAfterReconnect, 0),
       },
