@@ -59,15 +59,16 @@ describe('prepared statements', () => {
   });
 
   test('statements in a transaction run prepared on its connection, and a rollback keeps them', async () => {
+    await withConnection(database, (sql) => sql.rows('INSERT INTO conversations (id, type) VALUES ($1, 2)', ['g:counted']));
     const text = 'UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq';
     await assert.rejects(
       inTransaction(database, async (sql) => {
-        assert.deepEqual(await sql.rows(text, ['g:a']), [{ last_seq: 1 }]);
+        assert.deepEqual(await sql.rows(text, ['g:counted']), [{ last_seq: 1 }]);
         throw new Error('roll back');
       }),
       /roll back/,
     );
-    const seq = await inTransaction(database, (sql) => sql.rows<{ last_seq: number }>(text, ['g:a']));
+    const seq = await inTransaction(database, (sql) => sql.rows<{ last_seq: number }>(text, ['g:counted']));
     assert.deepEqual(seq, [{ last_seq: 1 }], 'the rolled-back increment is gone, the committed one stays');
     const prepared = (await withConnection(database, preparedOn)).filter((row) => row.statement === text);
     assert.equal(prepared.length, 1);
@@ -80,11 +81,25 @@ describe('prepared statements', () => {
     assert.deepEqual(await withConnection(database, (sql) => sql.rows(text)), [{ a: 1 }]);
     // What another instance's migration would do under this one.
     await withConnection(database, (sql) => sql.rows('ALTER TABLE widened ADD COLUMN b int DEFAULT 2'));
-    await assert.rejects(withConnection(database, (sql) => sql.rows(text)), /cached plan must not change result type/);
+    // 0A000 from RevalidateCachedQuery: "cached plan must not change result type", in whatever language the server speaks.
+    await assert.rejects(withConnection(database, (sql) => sql.rows(text)), (error: { code?: string; routine?: string }) => {
+      assert.equal(error.code, '0A000');
+      assert.equal(error.routine, 'RevalidateCachedQuery');
+      return true;
+    });
     assert.deepEqual(await withConnection(database, (sql) => sql.rows(text)), [{ a: 1, b: 2 }]);
     assert.deepEqual(await withConnection(database, (sql) => sql.rows(text)), [{ a: 1, b: 2 }]);
   });
 
+  test('a handle used after its connection went back to the pool is refused, not run on whoever holds it now', async () => {
+    let kept: Sql | undefined;
+    await withConnection(database, async (sql) => {
+      kept = sql;
+    });
+    await assert.rejects(kept!.rows('SELECT 1 AS one'), /used after its connection was released/);
+  });
+
+  // Last: it uses up the process's names, so statements of any test after it would run unnamed.
   test(`past ${MAX_PREPARED_TEXTS} distinct texts, new ones run unnamed and still answer`, async () => {
     const before = (await withConnection(database, preparedOn)).length;
     for (let i = 0; i < MAX_PREPARED_TEXTS + 20; i += 1) {

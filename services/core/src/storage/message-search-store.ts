@@ -29,12 +29,12 @@ export class MessageSearchStore {
            FROM conversation_members cm
            JOIN messages m ON m.conversation_id = cm.conversation_id
           WHERE cm.user_id = $1
-            AND ($2::text IS NULL OR cm.conversation_id = $2::text)
+            AND ${page.conversationId !== undefined ? 'cm.conversation_id = $2::text' : '$2::text IS NULL'}
             AND m.search_text IS NOT NULL AND m.recalled_at IS NULL
             AND m.seq > cm.joined_seq AND (cm.left_seq IS NULL OR m.seq <= cm.left_seq)
             AND (m.search_text ILIKE $3 ESCAPE '\\' OR to_tsvector('simple', m.search_text) @@ plainto_tsquery('simple', $4))
             AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.user_id = $1 AND h.message_id = m.id)
-            AND ($5::uuid IS NULL OR m.id < $5::uuid)
+            AND ${page.beforeMessageId !== undefined ? 'm.id < $5::uuid' : '$5::uuid IS NULL'}
           ORDER BY m.id DESC
           LIMIT $6`,
         [page.userId, page.conversationId ?? null, `%${escapeLike(page.query)}%`, page.query, page.beforeMessageId ?? null, page.limit],

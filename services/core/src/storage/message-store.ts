@@ -646,7 +646,7 @@ export class MessageStore {
              SELECT ${messageViewColumns(2)}
                FROM messages m
                JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = $2
-              WHERE m.conversation_id = $1 AND m.seq > $3 AND ($4::bigint = 0 OR m.seq < $4::bigint) AND ${VISIBLE_TO_MEMBER}
+              WHERE m.conversation_id = $1 AND m.seq > $3 AND ${backwards ? 'm.seq < $4::bigint' : '$4::bigint = 0'} AND ${VISIBLE_TO_MEMBER}
               ORDER BY m.seq ${direction}
               LIMIT $5
            ) AS page ON true

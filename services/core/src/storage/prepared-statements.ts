@@ -17,7 +17,12 @@
 // migration by another instance changes the row type under it (ALTER TABLE on
 // a table it reads with *), PostgreSQL refuses it with "cached plan must not
 // change result type". That text is then run unnamed from here on: the call
-// that met it fails, the next succeeds.
+// that met it fails, the next succeeds. The same for "prepared statement does
+// not exist" (pg forgets to forget a name when a parameter fails to serialise).
+//
+// A generic plan cannot use a bound that a parameter may switch off
+// (`$4 = 0 OR seq < $4`): texts whose paging bounds are optional come in one
+// variant per case instead (message-store.ts pull, message-search-store.ts).
 
 /** Names given per process; texts met after that run unnamed. */
 export const MAX_PREPARED_TEXTS = 500;
@@ -39,11 +44,15 @@ export function statementName(text: string): string | undefined {
   return name;
 }
 
-/** Called with the error of a named statement: stops naming its text if its plan went stale. */
+/** Called with the error of a named statement: stops naming its text if its prepared form is unusable. */
 export function noteStatementError(text: string, error: unknown): void {
-  const e = error as { code?: string; message?: string };
-  // SQLSTATE 0A000 is feature_not_supported; this message is its only use for a prepared statement.
-  if (e?.code === '0A000' && /cached plan must not change result type/.test(e.message ?? '')) {
+  const e = error as { code?: string; routine?: string; message?: string };
+  // SQLSTATE 0A000 is feature_not_supported; from RevalidateCachedQuery it is the
+  // stale row type (the routine name, unlike the message, is never translated).
+  const stalePlan = e?.code === '0A000' && (e.routine === 'RevalidateCachedQuery' || /cached plan must not change result type/.test(e.message ?? ''));
+  // 26000 invalid_sql_statement_name: pg believes the connection has it, the server does not.
+  const missing = e?.code === '26000';
+  if (stalePlan || missing) {
     names.delete(text);
     unnamed.add(text);
   }

@@ -15,6 +15,9 @@ export interface Sql {
 function sqlOf(runner: QueryRunner): Sql {
   return {
     async rows<T>(text: string, params: readonly unknown[] = []) {
+      // TypeORM's query() refused a released runner; connect() would hand back a
+      // connection already returned to the pool, perhaps inside another's transaction.
+      if (runner.isReleased) throw new Error('This SQL handle was used after its connection was released.');
       // The runner's own connection: the one its transaction, if any, runs on.
       const client = (await runner.connect()) as pg.PoolClient;
       const name = statementName(text);
