@@ -68,6 +68,16 @@ async function callFailure(): Promise<ClientError> {
   assert.fail('the call succeeded');
 }
 
+/** The failure a call gets when its handler throws `thrown`, and the log lines written meanwhile. */
+async function failWith(thrown: unknown): Promise<{ error: ClientError; logged: typeof logLines }> {
+  behaviour = () => {
+    throw thrown;
+  };
+  const before = logLines.length;
+  const error = await callFailure();
+  return { error, logged: logLines.slice(before) };
+}
+
 /** The error a real pg client gives when PostgreSQL is down (nothing listens on the port). */
 async function databaseDownError(): Promise<unknown> {
   const probe = createServer();
@@ -119,39 +129,23 @@ async function databaseSilentError(): Promise<unknown> {
 
 describe('gRPC error boundary', () => {
   test('a call that found every database connection busy is UNAVAILABLE (retryable) and says so, not that the database is down', async () => {
-    const busy = await databaseBusyError();
-    behaviour = () => {
-      throw busy;
-    };
-    const before = logLines.length;
-    const error = await callFailure();
+    const { error, logged } = await failWith(await databaseBusyError());
     assert.equal(error.code, Status.UNAVAILABLE);
     assert.match(error.details, /too busy .*\(all its database connections are in use\)/);
     assert.doesNotMatch(error.details, /cannot reach/);
-    const logged = logLines.slice(before);
     assert.ok(logged.some((line) => line.level === 40 && String(line.msg).startsWith('database pool busy')));
   });
 
   test('a database host that stops answering (the connect times out) is UNAVAILABLE too, not INTERNAL', async () => {
-    const silent = await databaseSilentError();
-    behaviour = () => {
-      throw silent;
-    };
-    const error = await callFailure();
+    const { error } = await failWith(await databaseSilentError());
     assert.equal(error.code, Status.UNAVAILABLE, `${Status[error.code]}: ${error.details}`);
     assert.match(error.details, /cannot reach its database/);
   });
 
   test('a database outage is UNAVAILABLE (retryable) with a readable message, logged as a warning', async () => {
-    const down = await databaseDownError();
-    behaviour = () => {
-      throw down;
-    };
-    const before = logLines.length;
-    const error = await callFailure();
+    const { error, logged } = await failWith(await databaseDownError());
     assert.equal(error.code, Status.UNAVAILABLE);
     assert.match(error.details, /cannot reach its database/);
-    const logged = logLines.slice(before);
     assert.ok(logged.some((line) => line.level === 40 && line.msg === 'database unavailable'));
     assert.ok(!logged.some((line) => (line.level as number) >= 50), 'not logged as an error');
   });
