@@ -27,17 +27,15 @@
 /** Names given per process; texts met after that run unnamed. */
 export const MAX_PREPARED_TEXTS = 500;
 
-const names = new Map<string, string>();
-/** Texts whose prepared form went stale: never named again in this process. */
-const unnamed = new Set<string>();
+/** Each text's statement name; undefined for a text whose prepared form went stale, which runs unnamed from then on. */
+const names = new Map<string, string | undefined>();
 /** Names handed out so far; never reused, even for a text dropped as stale (a connection may still hold it). */
 let given = 0;
 
 /** The statement name for `text`, or undefined to run it unnamed. */
 export function statementName(text: string): string | undefined {
   const known = names.get(text);
-  if (known !== undefined) return known;
-  if (given >= MAX_PREPARED_TEXTS || unnamed.has(text)) return undefined;
+  if (known !== undefined || names.has(text) || given >= MAX_PREPARED_TEXTS) return known;
   given += 1;
   const name = `core_${given}`;
   names.set(text, name);
@@ -52,8 +50,5 @@ export function noteStatementError(text: string, error: unknown): void {
   const stalePlan = e?.code === '0A000' && (e.routine === 'RevalidateCachedQuery' || /cached plan must not change result type/.test(e.message ?? ''));
   // 26000 invalid_sql_statement_name: pg believes the connection has it, the server does not.
   const missing = e?.code === '26000';
-  if (stalePlan || missing) {
-    names.delete(text);
-    unnamed.add(text);
-  }
+  if (stalePlan || missing) names.set(text, undefined);
 }
