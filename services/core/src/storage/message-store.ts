@@ -159,7 +159,7 @@ const STORE_MESSAGES = `
     INSERT INTO outbox (message_id, conversation_id, seq, created_at)
     SELECT id, conversation_id, seq, clock_timestamp() FROM (SELECT id, conversation_id, seq FROM message ORDER BY conversation_id, seq) AS ordered
   )
-  SELECT id, seq, created_at FROM message`;
+  SELECT id, conversation_id, seq, created_at FROM message`;
 
 interface Preflight {
   id: string | null;
@@ -348,8 +348,7 @@ export class MessageStore {
   /** One transaction's sends, grouped by conversation (each group in send order). */
   private async write(batches: PendingSend[][]): Promise<void> {
     try {
-      if (batches.length === 1) await this.writeConversation(batches[0]!);
-      else await this.writeAcross(batches);
+      await this.writeAcross(batches);
     } catch (error) {
       // The writers settle every send themselves; should one throw anyway, its
       // sends are failed rather than left waiting (settling twice does nothing).
@@ -362,7 +361,7 @@ export class MessageStore {
   }
 
   /**
-   * Sends of several conversations in one transaction. A conversation whose
+   * Sends of one or several conversations; several share one transaction. A conversation whose
    * sends carry mentions, or that has to be created first (a new direct
    * conversation), is written on its own after it, so this slot holds one
    * connection at a time. Should the shared transaction fail (a twin committed
@@ -372,29 +371,33 @@ export class MessageStore {
    * sends fail at once (retryable) instead of queueing more work.
    */
   private async writeAcross(batches: readonly PendingSend[][]): Promise<void> {
-    const withMentions = batches.filter((batch) => batch.some((pending) => pending.message.mentionUserIds.length > 0));
-    const plain = batches.filter((batch) => !withMentions.includes(batch));
-    const alone = plain.length > 1 ? await this.writeShared(plain) : plain;
-    for (const batch of [...alone, ...withMentions]) await this.writeConversation(batch);
+    const plain: PendingSend[][] = [];
+    const withMentions: PendingSend[][] = [];
+    for (const batch of batches) (batch.some((pending) => pending.message.mentionUserIds.length > 0) ? withMentions : plain).push(batch);
+    const { again, newDirect } = plain.length > 1 ? await this.writeShared(plain) : { again: plain, newDirect: [] };
+    for (const batch of [...again, ...withMentions]) await this.writeConversation(batch);
+    // Known to need their conversation created first: straight to the send-by-send path.
+    for (const batch of newDirect) await (batch.length === 1 ? this.writeOne(batch[0]!) : this.writeEachInSavepoint(batch));
   }
 
-  /** Writes `batches` in one transaction; returns those left to be written on their own. */
-  private async writeShared(batches: readonly PendingSend[][]): Promise<readonly PendingSend[][]> {
+  /**
+   * Writes `batches` in one transaction. Returns the batches to write again on
+   * their own (all of them, if the transaction failed for a reason a retry may
+   * not meet) and those of new direct conversations (left out of it).
+   */
+  private async writeShared(batches: readonly PendingSend[][]): Promise<{ again: readonly PendingSend[][]; newDirect: readonly PendingSend[][] }> {
     let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
       written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
     } catch (error) {
-      if (isDatabaseBusy(error) || isDatabaseUnavailable(error)) {
+      if (isDatabaseOverloadedOrDown(error)) {
         for (const pending of batches.flat()) pending.reject(error);
-        return [];
+        return { again: [], newDirect: [] };
       }
-      return batches;
+      return { again: batches, newDirect: [] };
     }
-    for (const { pending, outcome, error } of written.settled) {
-      if (outcome) pending.resolve(outcome);
-      else pending.reject(error);
-    }
-    return batches.filter((batch) => written.deferred.has(batch[0]!.message.conversationId));
+    settleAll(written.settled);
+    return { again: [], newDirect: batches.filter((batch) => written.deferred.has(batch[0]!.message.conversationId)) };
   }
 
   private async writeOne(pending: PendingSend): Promise<void> {
@@ -412,7 +415,8 @@ export class MessageStore {
    * conversation, or one whose transaction failed on something other than a
    * refusal goes send by send in savepoints, so each send gets its own outcome
    * and one failing send fails alone. A twin committed by another core instance
-   * under us (unique key) sends each one again alone.
+   * under us (unique key) sends each one again alone. If the database is down or
+   * every connection busy, the sends fail at once (retryable), as in writeShared.
    */
   private async writeMany(batch: readonly PendingSend[]): Promise<void> {
     if (batch.some((pending) => pending.message.mentionUserIds.length > 0)) {
@@ -423,7 +427,10 @@ export class MessageStore {
     try {
       written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
     } catch (error) {
-      if (isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
+      if (isDatabaseOverloadedOrDown(error)) {
+        // Send by send would only queue more of what cannot be served now.
+        for (const pending of batch) pending.reject(error);
+      } else if (isUniqueViolation(error, 'messages_sender_client_msg_id_key')) {
         for (const pending of batch) await this.writeOne(pending);
       } else {
         // A statement that failed for one send (a timeout, a file swept after
@@ -437,10 +444,7 @@ export class MessageStore {
       await this.writeEachInSavepoint(batch);
       return;
     }
-    for (const { pending, outcome, error } of written.settled) {
-      if (outcome) pending.resolve(outcome);
-      else pending.reject(error);
-    }
+    settleAll(written.settled);
   }
 
   /**
@@ -498,7 +502,7 @@ export class MessageStore {
     const stored = new Map<string, StoredMessage>();
     if (accepted.length > 0) {
       const messages = accepted.map(({ message }) => message);
-      const rows = await sql.rows<{ id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
+      const rows = await sql.rows<{ id: string; conversation_id: string; seq: number; created_at: Date }>(STORE_MESSAGES, [
         messages.map((message) => message.conversationId),
         messages.map((message) => message.messageId),
         messages.map((message) => message.senderId),
@@ -508,8 +512,7 @@ export class MessageStore {
         messages.map((message) => message.kind),
         messages.map((message) => message.searchText),
       ]);
-      const conversationOf = new Map(messages.map((message) => [message.messageId, message.conversationId]));
-      for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId: conversationOf.get(row.id)!, seq: row.seq, sentAt: row.created_at });
+      for (const row of rows) stored.set(row.id, { messageId: row.id, conversationId: row.conversation_id, seq: row.seq, sentAt: row.created_at });
       for (const message of messages) await message.afterStore?.(sql);
     }
     const storedFor = (pending: PendingSend): StoredMessage => {
@@ -658,6 +661,19 @@ export class MessageStore {
     const messages = rows.filter((row) => row.id !== null).map(({ member: _member, ...row }) => row as MessageViewRow);
     return { member: true, rows: backwards ? messages.reverse() : messages };
   }
+}
+
+/** Hands each written send its outcome, or its error. */
+function settleAll(settled: readonly SettledSend[]): void {
+  for (const { pending, outcome, error } of settled) {
+    if (outcome) pending.resolve(outcome);
+    else pending.reject(error);
+  }
+}
+
+/** The database cannot take the work now: a retry in this instance would only add to it. */
+function isDatabaseOverloadedOrDown(error: unknown): boolean {
+  return isDatabaseBusy(error) || isDatabaseUnavailable(error);
 }
 
 /** What a shared verdict speaks for: its key names a judgement within one conversation (a block list, a group's mutes), and a batch may hold many. */
