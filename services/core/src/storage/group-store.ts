@@ -5,7 +5,7 @@
 // are serialised per group and the event announcing a change gets the seq right
 // after everything it changed.
 import type { DataSource } from 'typeorm';
-import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
+import { byOrdinal, inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 export const CONVERSATION_GROUP = 2;
 
@@ -348,11 +348,10 @@ export async function groupSendStates(
        LEFT JOIN group_members gm ON gm.group_id = g.id AND gm.user_id = t.user_id`,
     [pairs.map((pair) => pair.groupId), pairs.map((pair) => pair.userId)],
   );
-  const states: Array<GroupSendState | undefined> = pairs.map(() => undefined);
-  for (const row of rows) {
-    const member =
-      row.user_id === null ? undefined : { user_id: row.user_id, role: row.role!, muted_until: row.muted_until, joined_at: row.joined_at! };
-    states[row.ord - 1] = { dissolved: row.dissolved, muteAll: row.mute_all, member };
-  }
-  return states;
+  // No row for a group that does not exist: undefined there.
+  return byOrdinal(rows, pairs.length, (row) => ({
+    dissolved: row.dissolved,
+    muteAll: row.mute_all,
+    member: row.user_id === null ? undefined : { user_id: row.user_id, role: row.role!, muted_until: row.muted_until, joined_at: row.joined_at! },
+  }));
 }

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { messageViewColumns, VISIBLE_TO_MEMBER, type MessageViewRow } from './message-view-sql.js';
 import { AbortError } from 'abort-controller-x';
 import { AppError, ErrorCode, isDatabaseBusy, isDatabaseUnavailable } from '@im-mesh/platform';
-import { inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
+import { byOrdinal, inTransaction, isUniqueViolation, withConnection, type Sql } from './sql.js';
 
 /** NOTIFY channel on which a core instance wakes the others' outbox relays after it committed outbox rows. */
 export const OUTBOX_CHANNEL = 'core_outbox';
@@ -463,8 +463,9 @@ export class MessageStore {
       batch.map((pending) => pending.message.senderId),
       batch.map((pending) => pending.message.clientMsgId),
     ]);
-    const byPosition = new Map(preflight.map((row) => [row.ord - 1, row]));
-    const checked = batch.map((pending, index) => ({ pending, pre: byPosition.get(index)! }));
+    // The preflight left-joins every input row, so each send has its row.
+    const placed = byOrdinal(preflight, batch.length, (row) => row);
+    const checked = batch.map((pending, index) => ({ pending, pre: placed[index]! }));
     const deferred = new Set(
       checked.filter(({ pending, pre }) => pending.message.directMembers && !pre.member && !pre.id).map(({ pending }) => pending.message.conversationId),
     );

@@ -3,7 +3,7 @@
 // events are written to. The only code that touches user_profiles,
 // friendships, friend_requests and blocks.
 import type { DataSource } from 'typeorm';
-import { inTransaction, withConnection, type Sql } from './sql.js';
+import { byOrdinal, inTransaction, withConnection, type Sql } from './sql.js';
 
 export const REQUEST_PENDING = 1;
 export const REQUEST_ACCEPTED = 2;
@@ -278,9 +278,8 @@ export class SocialStore {
          FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS t(sender_id, recipient_id, ord)`,
       [pairs.map((pair) => pair.senderId), pairs.map((pair) => pair.recipientId)],
     );
-    const gates: DirectMessageGate[] = [];
-    for (const row of rows) gates[row.ord - 1] = { blocked: row.blocked, allowsStrangers: row.allows_strangers, friends: row.friends };
-    return gates;
+    // Every pair has its row (nothing is joined away), so no position is left undefined.
+    return byOrdinal(rows, pairs.length, (row) => ({ blocked: row.blocked, allowsStrangers: row.allows_strangers, friends: row.friends })) as DirectMessageGate[];
   }
 }
 

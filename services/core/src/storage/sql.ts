@@ -66,6 +66,17 @@ export async function inTransaction<T>(database: DataSource, work: (sql: Sql) =>
   }
 }
 
+/**
+ * The rows of a statement over `unnest(...) WITH ORDINALITY AS t(..., ord)` put
+ * back at their input's positions (ord 1 at index 0), mapped; a position the
+ * statement returned no row for stays undefined.
+ */
+export function byOrdinal<Row extends { ord: number }, T>(rows: readonly Row[], count: number, map: (row: Row) => T): Array<T | undefined> {
+  const placed: Array<T | undefined> = new Array<T | undefined>(count).fill(undefined);
+  for (const row of rows) placed[row.ord - 1] = map(row);
+  return placed;
+}
+
 /** True when `error` is PostgreSQL's unique violation (23505), optionally of one named constraint. */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
