@@ -211,10 +211,9 @@ function forwardedCopy(
   }
 }
 
-/** The SendAttempt a stored send was made as (its peer, for a direct conversation). */
+/** The SendAttempt a stored send was made as (a direct conversation's peer follows from its id, as the social policy reads it). */
 function attemptOf(message: NewMessage): SendAttempt {
-  const peerId = message.directMembers?.find((id) => id !== message.senderId);
-  return { conversationId: message.conversationId, senderId: message.senderId, kind: message.kind, ...(peerId !== undefined && { peerId }) };
+  return { conversationId: message.conversationId, senderId: message.senderId, kind: message.kind };
 }
 
 function mentionError(): AppError {
