@@ -243,6 +243,7 @@ export async function startAuthService(options: StartAuthServiceOptions): Promis
       httpAddress: http.address,
       metrics: registry,
       readiness,
+      localCalls: grpc.localCalls,
       stop: () => (stopping ??= close()),
     };
   } catch (error) {

@@ -188,6 +188,7 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
 
   return {
     name: 'connect',
+    localCalls: grpc.localCalls,
     nodeId,
     grpcAddress,
     httpAddress: http.address,

@@ -263,6 +263,7 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
     return {
       name: 'core',
       grpcAddress,
+      localCalls: server.localCalls,
       httpAddress: http.address,
       metrics,
       readiness,

@@ -20,6 +20,7 @@ import { Admission, type AdmissionLimits } from './admission/admission.js';
 import { grpcJwksSource } from './admission/jwks-source.js';
 import type { EdgeConfig } from './config.js';
 import { createEdgeServers } from './edge-server.js';
+import type { LocalCallUpstreams } from './grpc/call-context.js';
 import { createProtocolSniffer } from './front-door/protocol-sniffer.js';
 import { CorsPolicy } from './http/cors.js';
 import type { LocalWebSocketUpstream } from './http/websocket-tunnel.js';
@@ -32,6 +33,7 @@ import { staticUpstreamRegistry, type Upstreams } from './routing/upstreams.js';
 export { edgeConfigShape, loadEdgeConfig, type EdgeConfig } from './config.js';
 export { EDGE_REGISTRY_SERVICES, type Upstreams } from './routing/upstreams.js';
 export type { LocalWebSocketUpstream } from './http/websocket-tunnel.js';
+export type { LocalCallUpstreams } from './grpc/call-context.js';
 
 /**
  * The live setting that overrides the edge's rate limits, e.g.
@@ -70,9 +72,16 @@ export interface EdgeServiceOptions {
    * A connect node in the same process (the all-in-one): WebSocket upgrades on
    * /ws are handed to it after the edge's own checks (path, per-IP limit,
    * draining) instead of tunnelled to the `connectWs` address, so frames are
-   * written once. gRPC still goes to the upstream addresses.
+   * written once. gRPC goes to the upstream addresses unless `localCalls` serves it.
    */
   localWebSockets?: LocalWebSocketUpstream;
+  /**
+   * Upstream services in the same process (the all-in-one): unary gRPC and
+   * grpc-web calls routed to them, after the edge's own checks, run their
+   * handlers in-process instead of crossing a loopback HTTP/2 connection.
+   * Streaming calls, and requests compressed by the client, still go over gRPC.
+   */
+  localCalls?: LocalCallUpstreams;
 }
 
 export type RunningEdge = RunningService & {
@@ -157,6 +166,7 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
       maxRequestBytes: config.EDGE_MAX_REQUEST_BYTES,
       isAccepting,
       ...(options.localWebSockets && { localWebSockets: options.localWebSockets }),
+      ...(options.localCalls && { localCalls: options.localCalls }),
     },
     new CorsPolicy(config.EDGE_CORS_ORIGINS),
     ops,

@@ -6,9 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { authV1, connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
 import { Status } from 'nice-grpc';
 import { createChannel, createClient, FetchTransport, Metadata } from 'nice-grpc-web';
+import { EDGE_MODES } from './support/edge-modes.js';
 import { readThreePongsThenCancel } from './support/read-three-pongs.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
-import { capturingLogger, startTestEdge, type TestEdge } from './support/test-edge.js';
+import { capturingLogger, type TestEdge } from './support/test-edge.js';
 import { startUpstreamDoubles, type UpstreamDoubles } from './support/upstream-doubles.js';
 
 const issuer = createTestTokenIssuer();
@@ -55,13 +56,13 @@ function decodeTextBody(text: string): Buffer {
   return Buffer.concat(text.split(/(?<==)(?=[^=])/).map((chunk) => Buffer.from(chunk, 'base64')));
 }
 
-describe('grpc-web through the edge', () => {
+for (const { mode, startEdge } of EDGE_MODES) describe(`grpc-web through the edge, ${mode}`, () => {
   let upstreams: UpstreamDoubles;
   let edge: TestEdge;
 
   before(async () => {
     upstreams = await startUpstreamDoubles(capturingLogger('doubles', [], 'silent'), issuer);
-    edge = await startTestEdge(upstreams.addresses);
+    edge = await startEdge(upstreams);
   });
   after(async () => {
     await edge.stop();

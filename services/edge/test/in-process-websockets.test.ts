@@ -44,7 +44,9 @@ describe('WebSocket upgrades handed to an in-process connect node', () => {
   });
 
   const startEdge = (node: ReturnType<typeof inProcessConnectNode>, overrides: Record<string, string> = {}): Promise<TestEdge> =>
-    startTestEdge({ ...upstreams.addresses, connectWs: unreachableWs }, overrides, undefined, (req, socket, head) => node.accept(req, socket, head));
+    startTestEdge({ ...upstreams.addresses, connectWs: unreachableWs }, overrides, undefined, {
+      localWebSockets: (req, socket, head) => node.accept(req, socket, head),
+    });
 
   test('the node handshakes on the client socket itself: frames echo, no tunnel is opened, X-Forwarded-For names the client', async () => {
     const node = inProcessConnectNode();

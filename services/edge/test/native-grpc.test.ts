@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { authV1, connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
 import { createChannel, createClient, Metadata, Status, type Channel } from 'nice-grpc';
+import { EDGE_MODES } from './support/edge-modes.js';
 import { readThreePongsThenCancel } from './support/read-three-pongs.js';
 import { createTestTokenIssuer } from './support/token-issuer-double.js';
 import { capturingLogger, startTestEdge, type TestEdge } from './support/test-edge.js';
@@ -20,14 +21,14 @@ async function expectStatus(call: Promise<unknown>, status: Status, message?: Re
   });
 }
 
-describe('native gRPC through the edge', () => {
+for (const { mode, startEdge } of EDGE_MODES) describe(`native gRPC through the edge, ${mode}`, () => {
   let upstreams: UpstreamDoubles;
   let edge: TestEdge;
   let channel: Channel;
 
   before(async () => {
     upstreams = await startUpstreamDoubles(capturingLogger('doubles', [], 'silent'), issuer);
-    edge = await startTestEdge(upstreams.addresses);
+    edge = await startEdge(upstreams);
     channel = createChannel(edge.address);
   });
   after(async () => {

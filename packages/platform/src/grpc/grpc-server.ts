@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { descriptorSetPath } from '@im-mesh/contracts/descriptor-path';
 import {
+  composeServerMiddleware,
   createServer,
   type CompatServiceDefinition,
   type ServerMiddleware,
@@ -13,6 +14,7 @@ import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-serv
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import type { Logger } from 'pino';
 import { errorBoundary } from './error-boundary.js';
+import { LocalUnaryRegistry, type LocalMethodDefinition, type LocalUnaryCalls } from './local-unary-calls.js';
 import { rejectMalformedRequests, withTolerantRequestDecoding } from './request-decoding.js';
 
 export interface GrpcServerOptions {
@@ -37,10 +39,16 @@ export interface GrpcServer {
   ): void;
   /** Binds host:port (0 picks a free port), marks the services healthy, returns the port. */
   listen(host: string, port: number): Promise<number>;
-  /** Marks the server unhealthy, stops accepting, lets calls in flight finish. */
+  /** Marks the server unhealthy, stops accepting, lets calls in flight (in-process ones too) finish. */
   shutdown(): Promise<void>;
   /** Cancels every call at once, for long streams that would otherwise hold shutdown. */
   forceShutdown(): void;
+  /**
+   * The unary methods, callable in-process through the same middleware (the
+   * all-in-one's edge uses them instead of a loopback HTTP/2 hop). They refuse
+   * new calls once shutdown starts.
+   */
+  localCalls: LocalUnaryCalls;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -59,21 +67,28 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     'grpc.keepalive_permit_without_calls': 1,
   });
   const boundary = errorBoundary(options.logger);
+  const guarded = composeServerMiddleware(boundary, rejectMalformedRequests);
   const health = HealthState();
   const serviceNames: string[] = [];
+  const local = new LocalUnaryRegistry(options.logger, maxMessageBytes);
+  const addLocal = (definition: CompatServiceDefinition, implementation: object, middleware: ServerMiddleware<unknown>) => {
+    const { fullName, methods } = definition as unknown as { fullName: string; methods: Record<string, LocalMethodDefinition> };
+    local.addService(fullName, methods, implementation as Record<string, unknown>, middleware);
+  };
 
   return {
     add(definition, implementation) {
       serviceNames.push(fullNameOf(definition));
-      server.with(boundary).with(rejectMalformedRequests).add(withTolerantRequestDecoding(definition), implementation);
+      const tolerant = withTolerantRequestDecoding(definition);
+      server.with(guarded).add(tolerant, implementation);
+      addLocal(tolerant, implementation, guarded);
     },
     addWith(middleware, definition, implementation) {
       serviceNames.push(fullNameOf(definition));
-      server
-        .with(boundary)
-        .with(rejectMalformedRequests)
-        .with(middleware)
-        .add(withTolerantRequestDecoding(definition), implementation);
+      const tolerant = withTolerantRequestDecoding(definition);
+      const chain = composeServerMiddleware(guarded, middleware);
+      server.with(chain).add(tolerant, implementation);
+      addLocal(tolerant, implementation, chain as ServerMiddleware<unknown>);
     },
     async listen(host, port) {
       server.add(HealthDefinition, HealthServiceImpl(health));
@@ -86,13 +101,16 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       return bound;
     },
     async shutdown() {
+      local.stopAccepting();
       health.setStatus('unhealthy');
       for (const name of serviceNames) health.setStatus('unhealthy', name);
-      await server.shutdown();
+      await Promise.all([server.shutdown(), local.drained()]);
     },
     forceShutdown() {
+      local.stopAccepting();
       server.forceShutdown();
     },
+    localCalls: local,
   };
 }
 

@@ -3,13 +3,15 @@
 // data passes through untouched (base64 per chunk for grpc-web-text); what differs
 // is the status, which gRPC sends as HTTP/2 trailers and grpc-web as a last frame
 // flagged 0x80. Each upstream chunk is written as it arrives, so server streams
-// (Subscribe) reach the browser message by message.
+// (Subscribe) reach the browser message by message. A unary call to a service in
+// this process (the all-in-one) runs its handler in-process (local-calls.ts).
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
 import type { CallContext } from '../grpc/call-context.js';
 import { cannotOpenUpstream, HOP_BY_HOP_HEADERS, statusName, statusTrailers, upstreamBroke, upstreamUnavailable, type EdgeRejection } from '../grpc/grpc-status.js';
+import { localUnaryHandler, readBody, REQUEST_TOO_LARGE } from '../grpc/local-calls.js';
 import { decodeBase64Chunks, trailerFrame } from './grpc-web-frames.js';
 
 /** True for a grpc-web call: POST with a grpc-web content type (binary or text). */
@@ -70,23 +72,34 @@ export async function bridgeGrpcWeb(
 
     const raw = await readBody(req, text ? Math.ceil((context.maxRequestBytes * 4) / 3) + 4 : context.maxRequestBytes);
     if (raw === 'aborted') return;
-    if (raw === 'too-large') return answer({ status: Status.RESOURCE_EXHAUSTED, message: 'The request is larger than the edge accepts.' });
+    if (raw === 'too-large') return answer(REQUEST_TOO_LARGE);
     const body = text ? decodeBase64Chunks(raw.toString('latin1')) : raw;
     if (body === undefined) return answer({ status: Status.INVALID_ARGUMENT, message: 'The grpc-web-text request body is not valid base64.' });
 
     // The browser may have left while the token or the body was awaited: then no upstream call starts.
     if (closed) return;
     const upstreamName = decision.route.upstream;
+    const upstreamHeaders = {
+      ...metadataOf(req.headers, NOT_METADATA),
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'x-forwarded-for': forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress),
+    };
+    const local = localUnaryHandler(context, upstreamName, path, req.headers);
+    if (local) {
+      const callerGone = new AbortController();
+      res.once('close', () => callerGone.abort());
+      const reply = await local({ headers: upstreamHeaders, body, signal: callerGone.signal });
+      if (closed) return;
+      record.finish(routeLabel, statusName(reply.trailers['grpc-status'] as string));
+      res.writeHead(200, { ...corsHeaders, ...reply.headers, 'content-type': contentType });
+      const frames = reply.message ? [reply.message, trailerFrame(reply.trailers)] : [trailerFrame(reply.trailers)];
+      res.end(text ? frames.map((frame) => frame.toString('base64')).join('') : Buffer.concat(frames));
+      return;
+    }
     let upstream;
     try {
-      upstream = await context.router.openStream(upstreamName, {
-        ...metadataOf(req.headers, NOT_METADATA),
-        ':method': 'POST',
-        ':path': path,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'x-forwarded-for': forwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress),
-      });
+      upstream = await context.router.openStream(upstreamName, { ...upstreamHeaders, ':method': 'POST', ':path': path });
     } catch (error) {
       context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
       context.metrics.upstreamError(upstreamName);
@@ -153,35 +166,13 @@ export async function bridgeGrpcWeb(
   }
 }
 
-function metadataOf(headers: IncomingHttpHeaders, skip: Set<string>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+function metadataOf(headers: IncomingHttpHeaders, skip: Set<string>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name.startsWith(':') || skip.has(name) || name.startsWith('sec-') || name.startsWith('access-control-')) continue;
     out[name] = value;
   }
   return out;
-}
-
-/**
- * Reads the whole body: grpc-web has no client streaming, so it is one message.
- * Past `limit` the rest is read and dropped, so the answer can still be sent.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        chunks.length = 0;
-        resolve('too-large');
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
-    // After 'end' this changes nothing (a promise settles once); before it, the client went away.
-    req.on('close', () => resolve('aborted'));
-    req.on('error', () => resolve('aborted'));
-  });
 }
 
 function mediaType(value: string | undefined): string {

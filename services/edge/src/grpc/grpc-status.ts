@@ -1,5 +1,6 @@
 // gRPC status plumbing shared by the native proxy and the grpc-web bridge:
 // the status an edge decision produces, and how it is written on the wire.
+import { encodeGrpcMessage } from '@im-mesh/platform';
 import { Status } from 'nice-grpc';
 import { UpstreamUnavailableError } from '../routing/upstream-pool.js';
 
@@ -15,18 +16,6 @@ export function statusName(code: number | string | undefined): string {
   const numeric = typeof code === 'string' ? Number(code) : code;
   if (numeric === undefined || !Number.isInteger(numeric)) return 'UNKNOWN';
   return Status[numeric] ?? 'UNKNOWN';
-}
-
-/**
- * Percent-encodes a grpc-message value as the gRPC HTTP/2 spec asks: bytes outside
- * printable ASCII, and '%' itself, become %XX of their UTF-8 encoding.
- */
-export function encodeGrpcMessage(message: string): string {
-  let out = '';
-  for (const byte of Buffer.from(message, 'utf8')) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
 }
 
 /** The grpc-status/grpc-message pair of a rejection, ready to send as trailers. */

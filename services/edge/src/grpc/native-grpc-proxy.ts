@@ -2,6 +2,8 @@
 // the upstream's session. Headers, data and trailers pass through unchanged (the
 // edge never decodes messages), with backpressure both ways; a client cancel
 // cancels the upstream stream, and an upstream failure becomes UNAVAILABLE.
+// A unary call to a service in this process (the all-in-one) is served by
+// local-calls.ts instead, once admitted.
 import {
   constants,
   type ClientHttp2Stream,
@@ -13,6 +15,7 @@ import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
 import type { GrpcUpstreamName } from '../routing/upstreams.js';
 import type { CallContext } from './call-context.js';
+import { localUnaryHandler, serveNativeLocally } from './local-calls.js';
 import {
   cannotOpenUpstream,
   HOP_BY_HOP_HEADERS,
@@ -74,16 +77,17 @@ async function forward(
   upstreamName: GrpcUpstreamName,
   finish: (status: string) => void,
 ): Promise<void> {
+  const upstreamHeaders: IncomingHttpHeaders = {
+    ...passThrough(headers),
+    'x-forwarded-for': forwardedFor(headers['x-forwarded-for'], stream.session?.socket?.remoteAddress),
+  };
+  const local = localUnaryHandler(context, upstreamName, String(headers[':path']), headers);
+  if (local) return serveNativeLocally(context, stream, upstreamHeaders, local, finish);
   let upstream: ClientHttp2Stream;
   try {
     // The request body waits in the client stream (flow control holds the
     // client back) until an instance is connected.
-    upstream = await context.router.openStream(upstreamName, {
-      ...passThrough(headers),
-      ':method': 'POST',
-      ':path': headers[':path'],
-      'x-forwarded-for': forwardedFor(headers['x-forwarded-for'], stream.session?.socket?.remoteAddress),
-    });
+    upstream = await context.router.openStream(upstreamName, { ...upstreamHeaders, ':method': 'POST', ':path': headers[':path'] });
   } catch (error) {
     context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
     context.metrics.upstreamError(upstreamName);
@@ -157,8 +161,8 @@ function respondTrailersOnly(stream: ServerHttp2Stream, rejection: EdgeRejection
 }
 
 /** Every header except pseudo-headers, hop-by-hop ones and `date` (each hop sets its own). */
-function passThrough(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+function passThrough(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name.startsWith(':') || HOP_BY_HOP_HEADERS.has(name) || name === 'date') continue;
     out[name] = value;

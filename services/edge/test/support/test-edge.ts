@@ -2,7 +2,14 @@
 // line (at debug level) so tests can check what was and was not logged.
 import { Writable } from 'node:stream';
 import { createLogger, MemoryRateLimiter, type LiveSettingsSource, type Logger, type ServiceRegistry } from '@im-mesh/platform';
-import { loadEdgeConfig, startEdgeService, type EdgeConfig, type LocalWebSocketUpstream, type Upstreams } from '../../src/index.js';
+import {
+  loadEdgeConfig,
+  startEdgeService,
+  type EdgeConfig,
+  type LocalCallUpstreams,
+  type LocalWebSocketUpstream,
+  type Upstreams,
+} from '../../src/index.js';
 import { TEST_AUDIENCE, TEST_ISSUER } from './token-issuer-double.js';
 
 export interface TestEdge {
@@ -36,8 +43,12 @@ export async function startTestEdge(
   upstreams: TestUpstreams,
   overrides: Record<string, string> = {},
   settings?: LiveSettingsSource,
-  /** An in-process connect node taking WebSocket upgrades, as the all-in-one passes. */
-  localWebSockets?: LocalWebSocketUpstream,
+  inProcess: {
+    /** An in-process connect node taking WebSocket upgrades, as the all-in-one passes. */
+    localWebSockets?: LocalWebSocketUpstream;
+    /** Upstream services in this process whose unary calls the edge serves in-process, as the all-in-one passes. */
+    localCalls?: LocalCallUpstreams;
+  } = {},
 ): Promise<TestEdge> {
   const config: EdgeConfig = loadEdgeConfig({
     EDGE_PORT: '0',
@@ -56,7 +67,7 @@ export async function startTestEdge(
     rateLimiter,
     settings,
     ...where,
-    ...(localWebSockets && { localWebSockets }),
+    ...inProcess,
   });
   return {
     url: edge.url,

@@ -1,13 +1,13 @@
 // Small real gRPC upstreams for the edge tests, built with the platform's gRPC
 // server: an auth double (AuthService.GetLoginKey/Logout + internal KeyService),
-// a core double (MessageService.SendMessage echo), a connect double (Connect echo,
+// a core double (MessageService.SendMessage echo; "hold" waits for the caller to leave), a connect double (Connect echo,
 // Subscribe that pushes 3 frames then stays open, Ack) and a WebSocket echo server
 // standing in for a connect node's /ws. Each double counts what reached it, so
 // tests can prove a rejected call never left the edge.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authV1, connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
-import { AppError, createGrpcServer, type GrpcServer, type Logger } from '@im-mesh/platform';
+import { AppError, createGrpcServer, type GrpcServer, type LocalUnaryCalls, type Logger } from '@im-mesh/platform';
 import { Metadata } from 'nice-grpc';
 import { WebSocketServer } from 'ws';
 import type { TestTokenIssuer } from './token-issuer-double.js';
@@ -16,6 +16,8 @@ export interface UpstreamCalls {
   getLoginKey: number;
   logout: number;
   sendMessage: number;
+  /** SendMessage calls with client_msg_id "hold" whose caller went away (they wait for that). */
+  sendCancelled: number;
   subscribe: number;
   /** Subscribe streams whose caller went away (cancel reached the upstream). */
   subscribeCancelled: number;
@@ -27,6 +29,8 @@ export interface UpstreamCalls {
 
 export interface UpstreamDoubles {
   addresses: { auth: string; core: string; connect: string; connectWs: string };
+  /** The doubles' unary methods, callable in-process, as the all-in-one hands its services' to the edge. */
+  localCalls: { auth: LocalUnaryCalls; core: LocalUnaryCalls; connect: LocalUnaryCalls };
   calls: UpstreamCalls;
   /** Closes every WebSocket from the connect node's side, as a draining node does after GoAway. */
   closeWebSockets(code: number, reason: string): void;
@@ -58,6 +62,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
     getLoginKey: 0,
     logout: 0,
     sendMessage: 0,
+    sendCancelled: 0,
     subscribe: 0,
     subscribeCancelled: 0,
     lastSendMetadata: undefined,
@@ -89,6 +94,13 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
     async sendMessage(request, context) {
       calls.sendMessage += 1;
       calls.lastSendMetadata = context.metadata;
+      if (request.clientMsgId === 'hold') {
+        await new Promise<void>((resolve) => {
+          if (context.signal.aborted) resolve();
+          context.signal.addEventListener('abort', () => resolve());
+        });
+        calls.sendCancelled += 1;
+      }
       context.header.set('x-echo-tag', context.metadata.get('x-trace-tag') ?? 'none');
       context.trailer.set('x-served-by', 'core-double');
       return {
@@ -147,6 +159,7 @@ export async function startUpstreamDoubles(logger: Logger, issuer: TestTokenIssu
 
   return {
     addresses: { auth, core, connect, connectWs },
+    localCalls: { auth: authDouble.localCalls, core: coreDouble.localCalls, connect: connectDouble.localCalls },
     calls,
     closeWebSockets(code, reason) {
       for (const client of wss.clients) client.close(code, reason);
