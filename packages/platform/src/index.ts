@@ -9,7 +9,7 @@ export { Shutdown } from './lifecycle/shutdown.js';
 export { uuidv7, isUuid } from './ids/uuid7.js';
 export * from './crypto/index.js';
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from './grpc/grpc-server.js';
-export { encodeGrpcMessage, type LocalUnaryCalls, type LocalUnaryHandler, type LocalUnaryRequest, type LocalUnaryResponse } from './grpc/local-unary-calls.js';
+export { encodeGrpcMessage, FRAME_HEADER_BYTES, type LocalUnaryCalls, type LocalUnaryHandler, type LocalUnaryRequest, type LocalUnaryResponse } from './grpc/local-unary-calls.js';
 export { errorBoundary, toServerError } from './grpc/error-boundary.js';
 export { openChannel, createServiceClient, serviceTokenSourceFor, type GrpcClientOptions, type ServiceChannel } from './grpc/grpc-client.js';
 export {

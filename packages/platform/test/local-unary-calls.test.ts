@@ -141,9 +141,9 @@ function overGrpc(path: string, headers: Record<string, string>, body: Buffer, c
 async function locally(path: string, headers: Record<string, string>, body: Buffer, cancelAfterMs?: number): Promise<Observed> {
   const handler = server.localCalls.unary(path);
   assert.ok(handler, `${path} is offered in-process`);
-  const callerGone = new AbortController();
-  if (cancelAfterMs !== undefined) setTimeout(() => callerGone.abort(), cancelAfterMs);
-  const answer = await handler({ headers, body, signal: callerGone.signal });
+  const cancellation = new AbortController();
+  if (cancelAfterMs !== undefined) setTimeout(() => cancellation.abort(), cancelAfterMs);
+  const answer = await handler({ headers, body, cancellation });
   if (cancelAfterMs !== undefined) return { status: Status.CANCELLED, message: 'cancelled by the caller', metadata: {}, body: '' };
   const metadata: Record<string, string> = {};
   observedMetadata(metadata, 'header', answer.headers);
@@ -223,10 +223,12 @@ describe('unary calls served in-process answer as the gRPC server does', () => {
     assert.equal(handlerRuns.calls, runs);
   });
 
-  test('an answer above the size limit is RESOURCE_EXHAUSTED', async () => {
-    behaviour = async () => ({ jwksJson: 'k'.repeat(MAX_MESSAGE_BYTES) });
-    const answer = await bothWays(GET_JWKS, {}, EMPTY_REQUEST);
-    assert.equal(answer.status, Status.RESOURCE_EXHAUSTED);
+  test('an answer of exactly the size limit goes out, one byte more is RESOURCE_EXHAUSTED', async () => {
+    // GetJwksResponse{jwks_json} is a tag, a two-byte length and the string: 3 bytes around it.
+    behaviour = async () => ({ jwksJson: 'k'.repeat(MAX_MESSAGE_BYTES - 3) });
+    assert.equal((await bothWays(GET_JWKS, {}, EMPTY_REQUEST)).status, Status.OK);
+    behaviour = async () => ({ jwksJson: 'k'.repeat(MAX_MESSAGE_BYTES - 2) });
+    assert.equal((await bothWays(GET_JWKS, {}, EMPTY_REQUEST)).status, Status.RESOURCE_EXHAUSTED);
   });
 
   test('grpc-timeout: DEADLINE_EXCEEDED when it passes, and the handler is told through its signal', async () => {
@@ -255,15 +257,22 @@ describe('unary calls served in-process answer as the gRPC server does', () => {
     }
   });
 
-  test('bodies that are not exactly one uncompressed message get an error status, and the handler does not run', async () => {
+  test('bodies that are not exactly one message: no message or a second one is refused, a trailing partial frame and a stray compressed flag are not', async () => {
     behaviour = async () => ({ jwksJson: '{}' });
     const runs = handlerRuns.calls;
-    for (const body of [Buffer.alloc(0), Buffer.concat([EMPTY_REQUEST, EMPTY_REQUEST]), frame(new Uint8Array(3), 1)]) {
-      const local = await locally(GET_JWKS, {}, body);
-      assert.notEqual(local.status, Status.OK);
-      assert.ok(local.message.length > 0);
-    }
-    assert.equal(handlerRuns.calls, runs);
+    assert.equal((await bothWays(GET_JWKS, {}, Buffer.alloc(0))).status, Status.UNIMPLEMENTED);
+    assert.equal((await bothWays(GET_JWKS, {}, Buffer.from([0, 0, 0]))).status, Status.UNIMPLEMENTED);
+    assert.equal((await bothWays(GET_JWKS, {}, Buffer.concat([EMPTY_REQUEST, EMPTY_REQUEST]))).status, Status.UNIMPLEMENTED);
+    assert.equal(handlerRuns.calls, runs, 'refused bodies never reach the handler');
+    assert.equal((await bothWays(GET_JWKS, {}, Buffer.concat([EMPTY_REQUEST, Buffer.from([0, 0, 0, 0, 9, 1])]))).status, Status.OK);
+    assert.equal((await bothWays(GET_JWKS, {}, frame(new Uint8Array(), 1))).status, Status.OK);
+  });
+
+  test('a request header that is not valid metadata is left out, and the call goes on', async () => {
+    behaviour = async (context) => ({ jwksJson: `${context.metadata.get('x-trace')}|${context.metadata.get('x-a+b') ?? 'absent'}` });
+    const answer = await bothWays(GET_JWKS, { 'x-a+b': '1', 'x-trace': 'kept' }, EMPTY_REQUEST);
+    assert.equal(answer.status, Status.OK);
+    assert.ok(Buffer.from(answer.body, 'hex').toString('utf8').includes('kept|absent'));
   });
 
   test('only unary methods this server has are offered in-process', () => {
@@ -288,17 +297,37 @@ describe('in-process calls and shutdown', () => {
     });
     await closing.listen('127.0.0.1', 0);
     const handler = closing.localCalls.unary(GET_JWKS)!;
-    const inFlight = handler({ headers: {}, body: EMPTY_REQUEST, signal: new AbortController().signal });
+    const inFlight = handler({ headers: {}, body: EMPTY_REQUEST, cancellation: new AbortController() });
     let shutDown = false;
     const shutdown = closing.shutdown().then(() => (shutDown = true));
     await sleep(100);
     assert.equal(shutDown, false, 'shutdown waits for the call in flight');
-    const refused = await handler({ headers: {}, body: EMPTY_REQUEST, signal: new AbortController().signal });
+    const refused = await handler({ headers: {}, body: EMPTY_REQUEST, cancellation: new AbortController() });
     assert.equal(refused.trailers['grpc-status'], String(Status.UNAVAILABLE));
     assert.match(decodeGrpcMessage(refused.trailers['grpc-message']), /shutting down/);
     release();
     assert.equal((await inFlight).trailers['grpc-status'], '0');
     await shutdown;
     assert.equal(shutDown, true);
+  });
+
+  test('forceShutdown cancels in-process calls in flight: their handlers see the abort', async () => {
+    let sawAbort = false;
+    const forced = createGrpcServer({ logger });
+    forced.add(internalV1.KeyServiceDefinition, {
+      getJwks: (_request, context) =>
+        new Promise((_resolve, reject) =>
+          context.signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(new Error('stopped'));
+          }),
+        ),
+    });
+    await forced.listen('127.0.0.1', 0);
+    const inFlight = forced.localCalls.unary(GET_JWKS)!({ headers: {}, body: EMPTY_REQUEST, cancellation: new AbortController() });
+    await sleep(20);
+    forced.forceShutdown();
+    assert.notEqual((await inFlight).trailers['grpc-status'], '0');
+    assert.equal(sawAbort, true);
   });
 });

@@ -56,7 +56,7 @@ function decodeTextBody(text: string): Buffer {
   return Buffer.concat(text.split(/(?<==)(?=[^=])/).map((chunk) => Buffer.from(chunk, 'base64')));
 }
 
-for (const { mode, startEdge } of EDGE_MODES) describe(`grpc-web through the edge, ${mode}`, () => {
+for (const { mode, inProcess, startEdge, servedInProcess } of EDGE_MODES) describe(`grpc-web through the edge, ${mode}`, () => {
   let upstreams: UpstreamDoubles;
   let edge: TestEdge;
 
@@ -222,5 +222,11 @@ for (const { mode, startEdge } of EDGE_MODES) describe(`grpc-web through the edg
     });
     assert.equal(stranger.status, 403);
     assert.equal(stranger.headers.get('access-control-allow-origin'), null);
+  });
+
+  // The forwarded mode has nothing to count: its edge is given no in-process services.
+  if (inProcess) test('auth\'s and core\'s unary calls were served in-process', () => {
+    assert.ok(servedInProcess.get('/im.auth.v1.AuthService/GetLoginKey'), 'GetLoginKey in-process');
+    assert.ok(servedInProcess.get('/im.message.v1.MessageService/SendMessage'), 'SendMessage in-process');
   });
 });

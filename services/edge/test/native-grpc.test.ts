@@ -21,7 +21,7 @@ async function expectStatus(call: Promise<unknown>, status: Status, message?: Re
   });
 }
 
-for (const { mode, startEdge } of EDGE_MODES) describe(`native gRPC through the edge, ${mode}`, () => {
+for (const { mode, inProcess, startEdge, servedInProcess } of EDGE_MODES) describe(`native gRPC through the edge, ${mode}`, () => {
   let upstreams: UpstreamDoubles;
   let edge: TestEdge;
   let channel: Channel;
@@ -128,6 +128,12 @@ for (const { mode, startEdge } of EDGE_MODES) describe(`native gRPC through the 
     const log = edge.logLines.join('');
     assert.ok(!log.includes(issuer.accessToken().split('.')[2]!.slice(0, 20)));
     assert.ok(!/Bearer /.test(log));
+  });
+
+  // The forwarded mode has nothing to count: its edge is given no in-process services.
+  if (inProcess) test('auth\'s and core\'s unary calls were served in-process', () => {
+    assert.ok(servedInProcess.get('/im.auth.v1.AuthService/GetLoginKey'), 'GetLoginKey in-process');
+    assert.ok(servedInProcess.get('/im.message.v1.MessageService/SendMessage'), 'SendMessage in-process');
   });
 });
 

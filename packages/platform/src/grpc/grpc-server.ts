@@ -41,7 +41,7 @@ export interface GrpcServer {
   listen(host: string, port: number): Promise<number>;
   /** Marks the server unhealthy, stops accepting, lets calls in flight (in-process ones too) finish. */
   shutdown(): Promise<void>;
-  /** Cancels every call at once, for long streams that would otherwise hold shutdown. */
+  /** Cancels every call at once (in-process ones too), for long streams that would otherwise hold shutdown. */
   forceShutdown(): void;
   /**
    * The unary methods, callable in-process through the same middleware (the
@@ -107,7 +107,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       await Promise.all([server.shutdown(), local.drained()]);
     },
     forceShutdown() {
-      local.stopAccepting();
+      local.cancelAll();
       server.forceShutdown();
     },
     localCalls: local,

@@ -28,8 +28,12 @@ export interface LocalUnaryRequest {
   headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The request body as on the wire: gRPC length-prefixed message frames. */
   body: Buffer;
-  /** Aborted when the caller goes away; the handler sees it as the call's signal. */
-  signal: AbortSignal;
+  /**
+   * The call's cancellation, shared: the caller aborts it when it goes away; the
+   * service aborts it when the deadline passes or it is force-stopped. Its signal
+   * is the handler's `context.signal` (one controller per call, not one per side).
+   */
+  cancellation: AbortController;
 }
 
 /** The answer, ready to write as a gRPC (or grpc-web) response. */
@@ -52,6 +56,8 @@ export interface LocalUnaryCalls {
    * or undefined when this server has no such unary method (streams go over gRPC).
    */
   unary(path: string): LocalUnaryHandler | undefined;
+  /** The largest request message this server accepts, in bytes (the frame adds 5). */
+  readonly maxMessageBytes: number;
 }
 
 /** The parts of a ts-proto generic method definition this file uses. */
@@ -66,22 +72,24 @@ export interface LocalMethodDefinition {
 
 type UnaryImplementation = (request: unknown, context: CallContext) => Promise<unknown>;
 
-const FRAME_HEADER_BYTES = 5;
+export const FRAME_HEADER_BYTES = 5;
 /** Request headers that describe the HTTP/2 hop, not the call (grpc-js drops the same). */
 const NOT_REQUEST_METADATA = new Set(['grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'accept-encoding', 'te', 'content-type']);
-/** grpc-timeout: up to 8 digits and a unit (gRPC over HTTP/2, "Timeout"). */
-const TIMEOUT_PATTERN = /^(\d{1,8})([HMSmun])$/;
+/** grpc-timeout as grpc-js reads it: up to 8 digits and a unit, anywhere in the value. */
+const TIMEOUT_PATTERN = /(\d{1,8})\s*([HMSmun])/;
 const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
+/** setTimeout's ceiling (about 24.8 days); longer deadlines wait that long. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 export class LocalUnaryRegistry implements LocalUnaryCalls {
   private readonly handlers = new Map<string, LocalUnaryHandler>();
+  private readonly running = new Set<AbortController>();
   private accepting = true;
-  private inFlight = 0;
   private onIdle: (() => void) | undefined;
 
   constructor(
     private readonly logger: Logger,
-    private readonly maxMessageBytes: number,
+    readonly maxMessageBytes: number,
   ) {}
 
   unary(path: string): LocalUnaryHandler | undefined {
@@ -119,7 +127,7 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
    * after them (as a gRPC server's shutdown waits for its calls).
    */
   drained(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.running.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.onIdle;
       this.onIdle = () => {
@@ -129,65 +137,76 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
     });
   }
 
+  /** Stops accepting and cancels every call running (their handlers see the abort); drained() resolves. */
+  cancelAll(): void {
+    this.accepting = false;
+    for (const cancellation of this.running) cancellation.abort();
+    this.running.clear();
+    this.notifyIdle();
+  }
+
   private handlerFor(
     descriptor: MethodDescriptor,
     method: LocalMethodDefinition,
     implement: UnaryImplementation,
     middleware: ServerMiddleware<unknown>,
   ): LocalUnaryHandler {
-    return async ({ headers, body, signal }) => {
+    return async ({ headers, body, cancellation }) => {
       if (!this.accepting) return failed(Status.UNAVAILABLE, 'The service is shutting down. Try again shortly.');
-      const payload = this.singleMessage(body);
+      const payload = singleMessage(body, descriptor.path, this.maxMessageBytes);
       if (payload instanceof ServerError) return failed(payload.code, payload.details);
       const timeout = single(headers['grpc-timeout']);
-      const timeoutMatch = timeout === undefined ? undefined : TIMEOUT_PATTERN.exec(timeout.trim());
+      const timeoutMatch = timeout === undefined ? undefined : TIMEOUT_PATTERN.exec(timeout);
       if (timeoutMatch === null) return failed(Status.INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
 
-      const aborter = new AbortController();
-      const onCallerGone = () => aborter.abort();
-      if (signal.aborted) aborter.abort();
-      else signal.addEventListener('abort', onCallerGone, { once: true });
       const header = Metadata();
       const trailer = Metadata();
       const context: CallContext = {
-        metadata: metadataOf(headers),
+        metadata: metadataOf(headers, this.logger),
         peer: LOCAL_PEER,
         header,
         // A unary answer carries its header metadata with the message; nothing to send early.
         sendHeader: () => undefined,
         trailer,
-        signal: aborter.signal,
+        signal: cancellation.signal,
       };
       const run = async (): Promise<LocalUnaryResponse> => {
+        let response: unknown;
         try {
           const request = method.requestType.decode(payload);
-          const response = await unaryResult(
+          response = await unaryResult(
             middleware({ method: descriptor, requestStream: false, request, responseStream: false, next: unaryNext(implement) }, context),
           );
-          const framed = frame(method.responseType.encode(response as never).finish());
-          // The limit and the sentences are grpc-js's, so a client sees the same answer either way.
-          if (framed.length > this.maxMessageBytes) {
-            return failed(Status.RESOURCE_EXHAUSTED, `Sent message larger than max (${framed.length} vs. ${this.maxMessageBytes})`, header, trailer);
-          }
-          return { headers: headersOf(header), message: framed, trailers: { ...headersOf(trailer), 'grpc-status': '0', 'grpc-message': 'OK' } };
         } catch (error) {
           return this.failure(descriptor.path, error, header, trailer);
         }
+        // What follows is grpc-js's: its sentences, its limit on the payload, and no metadata with these failures.
+        let framed: Buffer;
+        try {
+          framed = frame(method.responseType.encode(response as never).finish());
+        } catch (error) {
+          this.logger.error({ err: error, method: descriptor.path }, 'cannot serialize the response of an in-process gRPC call');
+          return failed(Status.INTERNAL, 'Error serializing response');
+        }
+        if (framed.length - FRAME_HEADER_BYTES > this.maxMessageBytes) {
+          return failed(Status.RESOURCE_EXHAUSTED, `Sent message larger than max (${framed.length} vs. ${this.maxMessageBytes})`);
+        }
+        return { headers: headersOf(header), message: framed, trailers: { ...headersOf(trailer), 'grpc-status': '0', 'grpc-message': 'OK' } };
       };
 
       // Counted until the handler returns, even when the deadline answered first.
-      this.inFlight += 1;
+      this.running.add(cancellation);
       const handled = run().finally(() => {
-        signal.removeEventListener('abort', onCallerGone);
-        this.callEnded();
+        if (this.running.delete(cancellation) && this.running.size === 0) this.notifyIdle();
       });
       if (!timeoutMatch) return handled;
       let deadlineTimer: NodeJS.Timeout | undefined;
       const deadline = new Promise<LocalUnaryResponse>((resolve) => {
+        const timeoutMs = Math.min(Math.floor(Number(timeoutMatch[1]) * TIMEOUT_UNIT_MS[timeoutMatch[2]!]!), LONGEST_TIMER_MS);
         deadlineTimer = setTimeout(() => {
-          aborter.abort();
+          cancellation.abort();
           resolve(failed(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
-        }, Math.floor(Number(timeoutMatch[1]) * TIMEOUT_UNIT_MS[timeoutMatch[2]!]!));
+        }, timeoutMs);
       });
       try {
         return await Promise.race([handled, deadline]);
@@ -197,30 +216,10 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
     };
   }
 
-  private callEnded(): void {
-    this.inFlight -= 1;
-    if (this.inFlight > 0 || !this.onIdle) return;
+  private notifyIdle(): void {
     const idle = this.onIdle;
     this.onIdle = undefined;
-    idle();
-  }
-
-  /** The payload of the one message a unary request carries, or the status grpc-js would answer. */
-  private singleMessage(body: Buffer): Buffer | ServerError {
-    if (body.length < FRAME_HEADER_BYTES) {
-      return new ServerError(Status.INTERNAL, 'The request carried no complete message; a unary call sends exactly one.');
-    }
-    const compressed = body[0] !== 0;
-    const length = body.readUInt32BE(1);
-    if (length > this.maxMessageBytes) {
-      return new ServerError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs ${this.maxMessageBytes})`);
-    }
-    if (body.length !== FRAME_HEADER_BYTES + length) {
-      return new ServerError(Status.INTERNAL, 'The request carried more or less than one whole message; a unary call sends exactly one.');
-    }
-    // Compressed requests are sent over gRPC by the edge, so a flag here has no encoding to go with it.
-    if (compressed) return new ServerError(Status.INTERNAL, 'The request message is flagged compressed, but no grpc-encoding names how.');
-    return body.subarray(FRAME_HEADER_BYTES);
+    idle?.();
   }
 
   private failure(path: string, error: unknown, header: Metadata, trailer: Metadata): LocalUnaryResponse {
@@ -233,11 +232,35 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
 }
 
 /**
+ * The payload of the one message a unary request carries, or the status grpc-js
+ * answers: it reads whole frames only (a partial one at the end is ignored), and
+ * with no grpc-encoding the compressed flag changes nothing (the edge forwards
+ * requests that name an encoding).
+ */
+function singleMessage(body: Buffer, path: string, maxMessageBytes: number): Buffer | ServerError {
+  if (body.length < FRAME_HEADER_BYTES) {
+    return new ServerError(Status.UNIMPLEMENTED, `Received no request message for server streaming method ${path}`);
+  }
+  const length = body.readUInt32BE(1);
+  if (length > maxMessageBytes) {
+    return new ServerError(Status.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs ${maxMessageBytes})`);
+  }
+  const end = FRAME_HEADER_BYTES + length;
+  if (body.length < end) return new ServerError(Status.UNIMPLEMENTED, `Received no request message for server streaming method ${path}`);
+  if (body.length >= end + FRAME_HEADER_BYTES && body.length >= end + FRAME_HEADER_BYTES + body.readUInt32BE(end + 1)) {
+    return new ServerError(Status.UNIMPLEMENTED, `Received a second request message for server streaming method ${path}`);
+  }
+  return body.subarray(FRAME_HEADER_BYTES, end);
+}
+
+/**
  * How a call handed over in-process looks to handlers that read the peer (auth's
  * per-address limits): as a call from the edge on loopback, which it is in all
- * but the socket. The client's own address is in x-forwarded-for, as over gRPC.
+ * but the socket (grpc-js's form of a peer without a port). The client's own
+ * address is in x-forwarded-for, as over gRPC, so AUTH_TRUSTED_PROXIES must
+ * include 127.0.0.1 (it does by default) for per-client limits in the all-in-one.
  */
-export const LOCAL_PEER = 'ipv4:127.0.0.1:0';
+export const LOCAL_PEER = '127.0.0.1';
 
 function unaryNext(implement: UnaryImplementation) {
   return async function* callImplementation(request: unknown, context: CallContext): AsyncGenerator<never, unknown, undefined> {
@@ -272,16 +295,25 @@ function frame(message: Uint8Array): Buffer {
   return framed;
 }
 
-/** Request headers to call metadata, as grpc-js builds it: `-bin` values are base64, custom ones may be comma-joined. */
-function metadataOf(headers: LocalUnaryRequest['headers']): Metadata {
+/**
+ * Request headers to call metadata, as grpc-js builds it: `-bin` values are
+ * base64, custom ones may be comma-joined, and an entry that is not valid
+ * metadata (a name with "+", a value with a tab) is left out, not fatal.
+ */
+function metadataOf(headers: LocalUnaryRequest['headers'], logger: Logger): Metadata {
   const metadata = Metadata();
   for (const [key, value] of Object.entries(headers)) {
     if (value === undefined || key.startsWith(':') || NOT_REQUEST_METADATA.has(key)) continue;
     const values = Array.isArray(value) ? value : [value];
-    if (key.endsWith('-bin')) {
-      for (const joined of values) for (const part of joined.split(',')) metadata.append(key, Buffer.from(part.trim(), 'base64'));
-    } else {
-      for (const part of values) metadata.append(key, part);
+    try {
+      if (key.endsWith('-bin')) {
+        for (const joined of values) for (const part of joined.split(',')) metadata.append(key, Buffer.from(part.trim(), 'base64'));
+      } else {
+        for (const part of values) metadata.append(key, part);
+      }
+    } catch (error) {
+      metadata.delete(key);
+      logger.debug({ err: error, key }, 'request header left out of the call metadata');
     }
   }
   return metadata;

@@ -11,7 +11,7 @@ import { Status } from 'nice-grpc';
 import { clientAddress, forwardedFor } from '../admission/admission.js';
 import type { CallContext } from '../grpc/call-context.js';
 import { cannotOpenUpstream, HOP_BY_HOP_HEADERS, statusName, statusTrailers, upstreamBroke, upstreamUnavailable, type EdgeRejection } from '../grpc/grpc-status.js';
-import { localUnaryHandler, readBody, REQUEST_TOO_LARGE } from '../grpc/local-calls.js';
+import { callWhileConnected, localUnaryHandler, readBody, REQUEST_TOO_LARGE } from '../grpc/local-calls.js';
 import { decodeBase64Chunks, trailerFrame } from './grpc-web-frames.js';
 
 /** True for a grpc-web call: POST with a grpc-web content type (binary or text). */
@@ -87,9 +87,7 @@ export async function bridgeGrpcWeb(
     };
     const local = localUnaryHandler(context, upstreamName, path, req.headers);
     if (local) {
-      const callerGone = new AbortController();
-      res.once('close', () => callerGone.abort());
-      const reply = await local({ headers: upstreamHeaders, body, signal: callerGone.signal });
+      const reply = await callWhileConnected(local.handler, upstreamHeaders, body, res);
       if (closed) return;
       record.finish(routeLabel, statusName(reply.trailers['grpc-status'] as string));
       res.writeHead(200, { ...corsHeaders, ...reply.headers, 'content-type': contentType });

@@ -5,7 +5,7 @@
 // which cost more CPU per SendMessage than core's own handling of it.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { LocalUnaryHandler, LocalUnaryResponse } from '@im-mesh/platform';
+import { FRAME_HEADER_BYTES, type LocalUnaryHandler, type LocalUnaryRequest, type LocalUnaryResponse } from '@im-mesh/platform';
 import { Status } from 'nice-grpc';
 import type { GrpcUpstreamName } from '../routing/upstreams.js';
 import type { CallContext } from './call-context.js';
@@ -21,10 +21,12 @@ export function localUnaryHandler(
   upstream: GrpcUpstreamName,
   path: string,
   headers: IncomingHttpHeaders,
-): LocalUnaryHandler | undefined {
+): { handler: LocalUnaryHandler; maxMessageBytes: number } | undefined {
   const encoding = headers['grpc-encoding'];
   if (encoding !== undefined && encoding !== 'identity') return undefined;
-  return context.localCalls?.[upstream]?.unary(path);
+  const service = context.localCalls?.[upstream];
+  const handler = service?.unary(path);
+  return service && handler && { handler, maxMessageBytes: service.maxMessageBytes };
 }
 
 /**
@@ -51,30 +53,57 @@ export function readBody(body: Readable, limit: number): Promise<Buffer | 'too-l
 
 export const REQUEST_TOO_LARGE = { status: Status.RESOURCE_EXHAUSTED, message: 'The request is larger than the edge accepts.' };
 
+/** Response headers of every gRPC answer, as grpc-js sends them (it decompresses requests the edge forwards). */
+const GRPC_RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip', 'grpc-encoding': 'identity' };
+
 /**
  * Serves a native gRPC call in-process. `upstreamHeaders` are the headers the
  * call would have been forwarded with; `finish` records the status.
  */
 export async function serveNativeLocally(
-  context: CallContext,
   stream: ServerHttp2Stream,
   upstreamHeaders: IncomingHttpHeaders,
-  handler: LocalUnaryHandler,
+  local: { handler: LocalUnaryHandler; maxMessageBytes: number },
   finish: (status: string) => void,
 ): Promise<void> {
-  const callerGone = new AbortController();
-  stream.once('close', () => callerGone.abort());
-  const body = await readBody(stream, context.maxRequestBytes);
-  if (body === 'aborted') return;
+  let prefix: Buffer | undefined;
+  stream.once('data', (chunk: Buffer) => (prefix = chunk));
+  const body = await readBody(stream, FRAME_HEADER_BYTES + local.maxMessageBytes);
+  if (body === 'aborted' || stream.destroyed || stream.closed) return;
   if (body === 'too-large') {
-    if (!stream.destroyed && !stream.closed) respondTrailersOnly(stream, statusTrailers(REQUEST_TOO_LARGE));
-    finish(statusName(REQUEST_TOO_LARGE.status));
+    // The service's own limit and grpc-js's sentence, as when the call is forwarded.
+    const declared = prefix && prefix.length >= FRAME_HEADER_BYTES ? prefix.readUInt32BE(1) : local.maxMessageBytes + 1;
+    const status = Status.RESOURCE_EXHAUSTED;
+    respondTrailersOnly(stream, statusTrailers({ status, message: `Received message larger than max (${declared} vs ${local.maxMessageBytes})` }));
+    finish(statusName(status));
     return;
   }
-  const answer = await handler({ headers: upstreamHeaders, body, signal: callerGone.signal });
+  const answer = await callWhileConnected(local.handler, upstreamHeaders, body, stream);
   if (stream.destroyed || stream.closed) return;
   writeNativeAnswer(stream, answer);
   finish(statusName(answer.trailers['grpc-status'] as string));
+}
+
+/**
+ * Runs the handler with a cancellation that fires if `connection` closes before
+ * the answer is ready. Not after: aborting costs a DOMException with a stack
+ * trace, and every stream closes once answered. The caller checks that the
+ * connection is still open before calling.
+ */
+export async function callWhileConnected(
+  handler: LocalUnaryHandler,
+  headers: LocalUnaryRequest['headers'],
+  body: Buffer,
+  connection: { once(event: 'close', listener: () => void): unknown; off(event: 'close', listener: () => void): unknown },
+): Promise<LocalUnaryResponse> {
+  const cancellation = new AbortController();
+  const onClose = () => cancellation.abort();
+  connection.once('close', onClose);
+  try {
+    return await handler({ headers, body, cancellation });
+  } finally {
+    connection.off('close', onClose);
+  }
 }
 
 function writeNativeAnswer(stream: ServerHttp2Stream, answer: LocalUnaryResponse): void {
@@ -82,11 +111,11 @@ function writeNativeAnswer(stream: ServerHttp2Stream, answer: LocalUnaryResponse
     respondTrailersOnly(stream, answer.trailers);
     return;
   }
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...answer.headers }, { waitForTrailers: true });
+  stream.respond({ ...GRPC_RESPONSE_HEADERS, ...answer.headers }, { waitForTrailers: true });
   stream.once('wantTrailers', () => stream.sendTrailers(answer.trailers));
   stream.end(answer.message);
 }
 
 function respondTrailersOnly(stream: ServerHttp2Stream, trailers: LocalUnaryResponse['trailers']): void {
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...trailers }, { endStream: true });
+  stream.respond({ ...GRPC_RESPONSE_HEADERS, ...trailers }, { endStream: true });
 }

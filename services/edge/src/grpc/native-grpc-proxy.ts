@@ -82,7 +82,7 @@ async function forward(
     'x-forwarded-for': forwardedFor(headers['x-forwarded-for'], stream.session?.socket?.remoteAddress),
   };
   const local = localUnaryHandler(context, upstreamName, String(headers[':path']), headers);
-  if (local) return serveNativeLocally(context, stream, upstreamHeaders, local, finish);
+  if (local) return serveNativeLocally(stream, upstreamHeaders, local, finish);
   let upstream: ClientHttp2Stream;
   try {
     // The request body waits in the client stream (flow control holds the
