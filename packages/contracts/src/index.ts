@@ -13,3 +13,4 @@ export * as groupV1 from '../gen/im/group/v1/group.js';
 export * as messageV1 from './message-v1.js';
 export * as userV1 from '../gen/im/user/v1/user.js';
 
+export { encodeMessage, type MessageEncoder } from './encode-message.js';

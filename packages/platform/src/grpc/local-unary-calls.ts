@@ -8,6 +8,7 @@
 // cost more CPU than the handlers of the busiest calls (SendMessage, PullMessages);
 // server streams and client streams still go over gRPC.
 import type { OutgoingHttpHeaders } from 'node:http2';
+import { encodeMessage, type MessageEncoder } from '@im-mesh/contracts';
 import { isAbortError } from 'abort-controller-x';
 import {
   Metadata,
@@ -183,7 +184,7 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
         // What follows is grpc-js's: its sentences, its limit on the payload, and no metadata with these failures.
         let framed: Buffer;
         try {
-          framed = frame(method.responseType.encode(response as never).finish());
+          framed = frame(encodeMessage(method.responseType as MessageEncoder<unknown>, response));
         } catch (error) {
           this.logger.error({ err: error, method: descriptor.path }, 'cannot serialize the response of an in-process gRPC call');
           return failed(Status.INTERNAL, 'Error serializing response');

@@ -10,7 +10,7 @@
 // connection held here: it goes through the same dispatch as a local Ack, so it
 // acks by id and counts as the connection's heartbeat. Auth sends revocations
 // (revocation): the connections of ended sessions close at once.
-import { connectV1, internalV1 } from '@im-mesh/contracts';
+import { connectV1, encodeMessage, internalV1 } from '@im-mesh/contracts';
 import type { Logger, PushBus, PushMessage, PushSubscription } from '@im-mesh/platform';
 import type { ConnectMetrics } from '../metrics.js';
 import type { FrameBytes } from '../sessions/client-session.js';
@@ -60,7 +60,7 @@ export function deliverPush(message: PushMessage, options: Omit<PushConsumerOpti
   const frame = envelope.frame;
   if (!frame?.kind) throw new Error(`push ${message.id} carries nothing to act on (no frame, forwarded ack or revocation)`);
   let encoded: Uint8Array | undefined;
-  const bytes: FrameBytes = () => (encoded ??= connectV1.ServerFrame.encode(frame).finish());
+  const bytes: FrameBytes = () => (encoded ??= encodeMessage(connectV1.ServerFrame, frame));
   const pushed = frame.kind.$case === 'message' ? frame.kind.value : undefined;
 
   for (const target of envelope.targets) {

@@ -3,7 +3,7 @@
 // frames to `dispatch`; everything a connection means in the messaging domain
 // (who it is, what it awaits, when it closes) lives here and in the hub, so every
 // transport behaves the same.
-import { connectV1 } from '@im-mesh/contracts';
+import { connectV1, encodeMessage } from '@im-mesh/contracts';
 import { ErrorCode, grpcStatusOfErrorCode, type AppError } from '@im-mesh/platform';
 import { DeliveryLedger } from '../delivery/delivery-ledger.js';
 import type { ConnectMetrics } from '../metrics.js';
@@ -137,7 +137,7 @@ export abstract class ClientSession {
   send(frame: connectV1.ServerFrame, bytes?: FrameBytes): void {
     if (this.state === 'closed') return;
     this.environment.metrics.framesOut.inc({ transport: this.transport, kind: frame.kind?.$case ?? 'unknown' });
-    this.write(frame, bytes ?? (() => connectV1.ServerFrame.encode(frame).finish()));
+    this.write(frame, bytes ?? (() => encodeMessage(connectV1.ServerFrame, frame)));
   }
 
   /** Sends ServerFrame.error carrying the error's status code, message and reason. */

@@ -3,7 +3,7 @@
 // the send policies inside it) and only then answer. A reply means durable; the
 // outbox relay pushes the message afterwards.
 import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
-import { messageV1 } from '@im-mesh/contracts';
+import { encodeMessage, messageV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
 import type { CheckMany, MessageStore, NewMessage } from '../storage/message-store.js';
 import type { MessageStateStore, TargetRow } from '../storage/message-state-store.js';
@@ -85,7 +85,7 @@ export class MessageSender {
       senderId: caller.userId,
       senderDeviceId: caller.deviceId,
       clientMsgId: request.clientMsgId,
-      content: messageV1.MessageContent.encode(content).finish(),
+      content: encodeMessage(messageV1.MessageContent, content),
       mentionUserIds,
       kind,
       searchText: searchTextOf(content),

@@ -2,7 +2,7 @@
 // messages, one PushEnvelope per connect node with every target on that node, so
 // the frame is published once per node however many devices it reaches. Shared by
 // the outbox relay (messages) and receipts.
-import { internalV1, type connectV1 } from '@im-mesh/contracts';
+import { encodeMessage, internalV1, type connectV1 } from '@im-mesh/contracts';
 import type { DeviceRoute, PresenceRegistry, PushBus } from '@im-mesh/platform';
 import type { CoreMetrics } from '../core-metrics.js';
 
@@ -41,7 +41,7 @@ export class Pusher {
     }
     const outcomes = await Promise.allSettled(
       [...byNode].map(([nodeId, targets]) =>
-        this.bus.publish(nodeId, { id: pushId, body: internalV1.PushEnvelope.encode({ targets, frame, forwardedAck: undefined, revocation: undefined }).finish() }),
+        this.bus.publish(nodeId, { id: pushId, body: encodeMessage(internalV1.PushEnvelope, { targets, frame, forwardedAck: undefined, revocation: undefined }) }),
       ),
     );
     const result: PushResult = { delivered: 0, unroutable: 0 };
