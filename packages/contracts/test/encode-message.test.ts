@@ -31,3 +31,10 @@ test('a large message is whole, and the small one after it too', () => {
   assert.equal(hex(encodeMessage(messageV1.MessageContent, large)), hex(messageV1.MessageContent.encode(large).finish()));
   assert.equal(hex(encodeMessage(connectV1.ClientFrame, ping(3))), hex(connectV1.ClientFrame.encode(ping(3)).finish()));
 });
+
+test('bytes already returned stay as they were while the writer encodes the next message', () => {
+  const first = encodeMessage(messageV1.MessageContent, text('first'));
+  const copy = hex(first);
+  encodeMessage(messageV1.MessageContent, text('second, longer than the first'));
+  assert.equal(hex(first), copy);
+});

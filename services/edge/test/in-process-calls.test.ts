@@ -47,37 +47,68 @@ describe('unary calls served in-process by the edge', () => {
     assert.equal(upstreams.calls.sendCancelled, cancelledBefore + 1);
   });
 
-  test('grpc-timeout reaches the in-process handler: DEADLINE_EXCEEDED, and the handler is cancelled', async () => {
-    const cancelledBefore = upstreams.calls.sendCancelled;
-    const request = messageV1.SendMessageRequest.encode({ target: { $case: 'conversationId', value: 'conv-1' }, clientMsgId: 'hold', content: undefined }).finish();
-    const body = Buffer.alloc(5 + request.length);
-    body.writeUInt32BE(request.length, 1);
-    body.set(request, 5);
+  /** A SendMessage by hand over HTTP/2 to the edge, for what a client library would not send. */
+  async function rawSend(extraHeaders: Record<string, string>, body: Buffer): Promise<{ status?: string; message?: string }> {
     const session = connect(edge.url);
     try {
-      const status = await new Promise<string | undefined>((resolve, reject) => {
+      return await new Promise((resolve, reject) => {
         const stream = session.request({
           ':method': 'POST',
           ':path': '/im.message.v1.MessageService/SendMessage',
           'content-type': 'application/grpc',
           te: 'trailers',
           authorization: `Bearer ${issuer.accessToken()}`,
-          'grpc-timeout': '200m',
+          ...extraHeaders,
         });
-        let grpcStatus: string | undefined;
-        stream.on('response', (headers) => (grpcStatus ??= headers['grpc-status'] as string | undefined));
-        stream.on('trailers', (trailers) => (grpcStatus = trailers['grpc-status'] as string | undefined));
+        let status: { status?: string; message?: string } = {};
+        const read = (headers: Record<string, unknown>) => {
+          if (headers['grpc-status'] !== undefined) {
+            status = { status: String(headers['grpc-status']), message: decodeURIComponent(String(headers['grpc-message'] ?? '')) };
+          }
+        };
+        stream.on('response', read);
+        stream.on('trailers', read);
         stream.on('error', reject);
-        stream.on('close', () => resolve(grpcStatus));
+        stream.on('close', () => resolve(status));
         stream.resume();
         stream.end(body);
       });
-      assert.equal(status, String(Status.DEADLINE_EXCEEDED));
     } finally {
       session.close();
     }
+  }
+
+  const framed = (clientMsgId: string) => {
+    const request = messageV1.SendMessageRequest.encode({ target: { $case: 'conversationId', value: 'conv-1' }, clientMsgId, content: undefined }).finish();
+    const body = Buffer.alloc(5 + request.length);
+    body.writeUInt32BE(request.length, 1);
+    body.set(request, 5);
+    return body;
+  };
+
+  test('grpc-timeout reaches the in-process handler: DEADLINE_EXCEEDED, and the handler is cancelled', async () => {
+    const cancelledBefore = upstreams.calls.sendCancelled;
+    const answer = await rawSend({ 'grpc-timeout': '200m' }, framed('hold'));
+    assert.equal(answer.status, String(Status.DEADLINE_EXCEEDED));
     for (let waited = 0; upstreams.calls.sendCancelled === cancelledBefore && waited < 3_000; waited += 10) await sleep(10);
     assert.equal(upstreams.calls.sendCancelled, cancelledBefore + 1);
+  });
+
+  test('bodies over the service\'s limit get grpc-js\'s answers: a message too large, or more after one that fits', async () => {
+    const sent = upstreams.calls.sendMessage;
+    const limit = upstreams.localCalls.core.maxMessageBytes;
+    const tooLarge = Buffer.alloc(5 + limit + 1);
+    tooLarge.writeUInt32BE(limit + 1, 1);
+    assert.deepEqual(await rawSend({}, tooLarge), {
+      status: String(Status.RESOURCE_EXHAUSTED),
+      message: `Received message larger than max (${limit + 1} vs ${limit})`,
+    });
+    const one = framed('fits');
+    const fitsThenMore = Buffer.concat([one, Buffer.alloc(limit + 5 - one.length + 1)]);
+    const answer = await rawSend({}, fitsThenMore);
+    assert.equal(answer.status, String(Status.UNIMPLEMENTED));
+    assert.match(answer.message ?? '', /second request message/);
+    assert.equal(upstreams.calls.sendMessage, sent, 'core never saw either');
   });
 
   test('a request the client compressed is forwarded over gRPC, whose server decompresses it', async () => {

@@ -84,7 +84,8 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
 export class LocalUnaryRegistry implements LocalUnaryCalls {
   private readonly handlers = new Map<string, LocalUnaryHandler>();
-  private readonly running = new Set<AbortController>();
+  /** One entry per call running (an object each: a caller might reuse a controller). */
+  private readonly running = new Set<{ cancellation: AbortController }>();
   private accepting = true;
   private onIdle: (() => void) | undefined;
 
@@ -141,7 +142,7 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
   /** Stops accepting and cancels every call running (their handlers see the abort); drained() resolves. */
   cancelAll(): void {
     this.accepting = false;
-    for (const cancellation of this.running) cancellation.abort();
+    for (const call of this.running) call.cancellation.abort();
     this.running.clear();
     this.notifyIdle();
   }
@@ -196,9 +197,10 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
       };
 
       // Counted until the handler returns, even when the deadline answered first.
-      this.running.add(cancellation);
+      const call = { cancellation };
+      this.running.add(call);
       const handled = run().finally(() => {
-        if (this.running.delete(cancellation) && this.running.size === 0) this.notifyIdle();
+        if (this.running.delete(call) && this.running.size === 0) this.notifyIdle();
       });
       if (!timeoutMatch) return handled;
       let deadlineTimer: NodeJS.Timeout | undefined;
@@ -208,6 +210,8 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
           cancellation.abort();
           resolve(failed(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'));
         }, timeoutMs);
+        // A handler that ignores its signal must not keep the process up with a long deadline.
+        deadlineTimer.unref();
       });
       try {
         return await Promise.race([handled, deadline]);

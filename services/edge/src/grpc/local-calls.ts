@@ -62,20 +62,30 @@ const GRPC_RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grp
  */
 export async function serveNativeLocally(
   stream: ServerHttp2Stream,
+  path: string,
   upstreamHeaders: IncomingHttpHeaders,
   local: { handler: LocalUnaryHandler; maxMessageBytes: number },
   finish: (status: string) => void,
 ): Promise<void> {
-  let prefix: Buffer | undefined;
-  stream.once('data', (chunk: Buffer) => (prefix = chunk));
+  // The first frame's header, kept apart from the body in case the body is refused.
+  let head: Buffer | undefined;
+  const keepHead = (chunk: Buffer) => {
+    head = head ? Buffer.concat([head, chunk]) : chunk;
+    if (head.length >= FRAME_HEADER_BYTES) stream.off('data', keepHead);
+  };
+  stream.on('data', keepHead);
   const body = await readBody(stream, FRAME_HEADER_BYTES + local.maxMessageBytes);
   if (body === 'aborted' || stream.destroyed || stream.closed) return;
   if (body === 'too-large') {
-    // The service's own limit and grpc-js's sentence, as when the call is forwarded.
-    const declared = prefix && prefix.length >= FRAME_HEADER_BYTES ? prefix.readUInt32BE(1) : local.maxMessageBytes + 1;
-    const status = Status.RESOURCE_EXHAUSTED;
-    respondTrailersOnly(stream, statusTrailers({ status, message: `Received message larger than max (${declared} vs ${local.maxMessageBytes})` }));
-    finish(statusName(status));
+    // The service's own limit and grpc-js's sentences, as when the call is forwarded:
+    // the first message is too large, or there is more after a message that fits.
+    const declared = head && head.length >= FRAME_HEADER_BYTES ? head.readUInt32BE(1) : 0;
+    const refusal =
+      declared > local.maxMessageBytes
+        ? { status: Status.RESOURCE_EXHAUSTED, message: `Received message larger than max (${declared} vs ${local.maxMessageBytes})` }
+        : { status: Status.UNIMPLEMENTED, message: `Received a second request message for server streaming method ${path}` };
+    respondTrailersOnly(stream, statusTrailers(refusal));
+    finish(statusName(refusal.status));
     return;
   }
   const answer = await callWhileConnected(local.handler, upstreamHeaders, body, stream);
@@ -116,6 +126,7 @@ function writeNativeAnswer(stream: ServerHttp2Stream, answer: LocalUnaryResponse
   stream.end(answer.message);
 }
 
+/** Status-only answers carry no encoding headers, as grpc-js sends them. */
 function respondTrailersOnly(stream: ServerHttp2Stream, trailers: LocalUnaryResponse['trailers']): void {
-  stream.respond({ ...GRPC_RESPONSE_HEADERS, ...trailers }, { endStream: true });
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailers }, { endStream: true });
 }

@@ -81,8 +81,9 @@ async function forward(
     ...passThrough(headers),
     'x-forwarded-for': forwardedFor(headers['x-forwarded-for'], stream.session?.socket?.remoteAddress),
   };
-  const local = localUnaryHandler(context, upstreamName, String(headers[':path']), headers);
-  if (local) return serveNativeLocally(stream, upstreamHeaders, local, finish);
+  const path = String(headers[':path']);
+  const local = localUnaryHandler(context, upstreamName, path, headers);
+  if (local) return serveNativeLocally(stream, path, upstreamHeaders, local, finish);
   let upstream: ClientHttp2Stream;
   try {
     // The request body waits in the client stream (flow control holds the
