@@ -27,6 +27,7 @@ export {
   type JwksSource,
   type TokenAudience,
 } from './auth/access-token.js';
+export { keyServiceJwks } from './auth/key-service-jwks.js';
 export { requireAccessToken, optionalAccessToken, callerOf, type AuthContext, type OptionalAuthContext } from './auth/auth-middleware.js';
 export {
   authorizeCalls,

@@ -7,8 +7,10 @@
 // tunnel is pure copying); and it runs clients' unary calls through the services'
 // own middleware and handlers in-process (localCalls) instead of forwarding them
 // over a second HTTP/2 connection, which cost more CPU than core's handling of a
-// SendMessage. The same PRESENCE/BUS/LIMITS settings as the standalone services
-// select the adapters (openInfrastructure), memory by default.
+// SendMessage. Edge, core and connect also share one access-token verifier (one
+// cache: a token is signature-checked once per process, not once per service).
+// The same PRESENCE/BUS/LIMITS settings as the standalone services select the
+// adapters (openInfrastructure), memory by default.
 import { startAuthService, loadAuthConfig } from '@im-mesh/auth';
 import { startConnectService, loadConnectConfig } from '@im-mesh/connect';
 import { startCoreService, loadCoreConfig } from '@im-mesh/core';
@@ -17,12 +19,15 @@ import { join } from 'node:path';
 import { embeddedFieldKeys } from './embedded-field-keys.js';
 import { embeddedServiceAccount } from './embedded-service-account.js';
 import {
+  AccessTokenVerifier,
   blobStorageConfigShape,
   createLogger,
   env,
   infrastructureConfigShape,
+  keyServiceJwks,
   loadConfig,
   openBlobStorage,
+  openChannel,
   openInfrastructure,
   startEmbeddedPostgres,
   type ConfigSource,
@@ -123,13 +128,25 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
     cleanup.push(() => auth.stop());
 
     const withAuth = { ...source, AUTH_ADDRESS: auth.grpcAddress, ...internalAccount.credentials };
+    // One verifier of access tokens for edge, core and connect: one copy of auth's
+    // keys and one cache, so a token is signature-checked once per process
+    // (a reconnecting client's token was checked by each of the three).
+    const coreConfig = loadCoreConfig(withAuth);
+    const keysChannel = openChannel(auth.grpcAddress);
+    cleanup.push(async () => keysChannel.close());
+    const tokenVerifier = new AccessTokenVerifier({
+      issuer: coreConfig.JWT_ISSUER,
+      audience: coreConfig.JWT_AUDIENCE,
+      source: keyServiceJwks(keysChannel),
+    });
     const core = await startCoreService({
-      config: loadCoreConfig(withAuth),
+      config: coreConfig,
       logger: root.child({ service: 'core' }),
       databaseUrl,
       presence,
       bus,
       blobs: { store: blobs.store },
+      tokenVerifier,
     });
     cleanup.push(() => core.stop());
 
@@ -139,6 +156,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       presence,
       bus,
       settings: infrastructure.settings,
+      tokenVerifier,
     });
     const stopConnect = () => connect.stop();
     cleanup.push(stopConnect);
@@ -159,6 +177,7 @@ export async function startAllInOne(source: ConfigSource = process.env, options:
       httpHandlers: blobs.httpHandler ? [blobs.httpHandler] : [],
       localWebSockets: connect.acceptWebSocket,
       localCalls: { auth: auth.localCalls, core: core.localCalls, connect: connect.localCalls },
+      tokenVerifier,
     });
     edgeUrl = edge.url;
     // Cleanup runs in reverse, so the stop order is: the edge stops accepting; connect

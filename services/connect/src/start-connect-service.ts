@@ -8,6 +8,7 @@ import {
   AccessTokenVerifier,
   createGrpcServer,
   createServiceClient,
+  keyServiceJwks,
   liveSetting,
   MemoryLiveSettings,
   openChannel,
@@ -23,7 +24,6 @@ import {
   type RunningService,
   type ServiceHttpServer,
 } from '@im-mesh/platform';
-import { keyServiceJwks } from './auth/key-service-jwks.js';
 import type { ConnectConfig } from './config.js';
 import { DeliveryReporter } from './delivery/delivery-reporter.js';
 import { AckForwarder } from './delivery/ack-forwarder.js';
@@ -52,6 +52,12 @@ export interface ConnectServiceOptions {
    * optional, laid over CONNECT_FRAMES_PER_SECOND and CONNECT_FRAME_BURST.
    */
   settings?: LiveSettingsSource;
+  /**
+   * The access-token verifier to use instead of the service's own (the all-in-one
+   * passes one to edge, core and connect: one key set and one cache of verified
+   * tokens per process, so a token is signature-checked once, not by each).
+   */
+  tokenVerifier?: AccessTokenVerifier;
 }
 
 export type RunningConnectService = RunningService & {
@@ -72,11 +78,13 @@ export async function startConnectService(options: ConnectServiceOptions): Promi
   const credentials = serviceCredentialsFrom(config);
   const serviceToken = credentials && serviceTokenSourceFor(authChannel.channel, credentials);
   const deliveries = createServiceClient(internalV1.DeliveryServiceDefinition, coreChannel.channel, { serviceToken });
-  const verifier = new AccessTokenVerifier({
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    source: keyServiceJwks(authChannel),
-  });
+  const verifier =
+    options.tokenVerifier ??
+    new AccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      source: keyServiceJwks(authChannel),
+    });
   const reporter = new DeliveryReporter({
     report: async (batch) => {
       await deliveries.reportDelivered({ deliveries: batch });

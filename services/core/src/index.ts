@@ -8,6 +8,7 @@ import {
   createGrpcServer,
   createServiceClient,
   createServiceRegistry,
+  keyServiceJwks,
   openChannel,
   openDatabase,
   registerPushBusMetrics,
@@ -57,7 +58,6 @@ import { ConversationStore } from './storage/conversation-store.js';
 import { MessageStore } from './storage/message-store.js';
 import { coreMigrations } from './storage/migrations/index.js';
 import { OutboxStore } from './storage/outbox-store.js';
-import { authJwksSource } from './upstream/auth-jwks-source.js';
 import { GrpcUserDirectory, type UserDirectory } from './upstream/user-directory.js';
 
 export { coreConfigShape, loadCoreConfig, type CoreConfig } from './config.js';
@@ -75,6 +75,12 @@ export interface CoreServiceOptions {
    * local store's URLs are then served on core's own HTTP port). Belongs to the caller when given.
    */
   blobs?: BlobStorage;
+  /**
+   * The access-token verifier to use instead of the service's own (the all-in-one
+   * passes one to edge, core and connect: one key set and one cache of verified
+   * tokens per process, so a token is signature-checked once, not by each).
+   */
+  tokenVerifier?: AccessTokenVerifier;
 }
 
 /**
@@ -116,11 +122,13 @@ export async function startCoreService(options: CoreServiceOptions): Promise<Run
       poolSize: config.CORE_INTERNAL_DATABASE_POOL_SIZE,
       applicationName: 'im-core-internal',
     });
-    const verifier = new AccessTokenVerifier({
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      source: authJwksSource(createServiceClient(internalV1.KeyServiceDefinition, auth.channel)),
-    });
+    const verifier =
+      options.tokenVerifier ??
+      new AccessTokenVerifier({
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        source: keyServiceJwks(auth),
+      });
     // Core's own service account, for auth's internal UserDirectoryService.
     const credentials = serviceCredentialsFrom(config);
     const serviceToken = credentials && serviceTokenSourceFor(auth.channel, credentials);

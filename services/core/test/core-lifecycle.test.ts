@@ -4,7 +4,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '@im-mesh/platform';
+import { generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { Status } from 'nice-grpc';
+import { AccessTokenVerifier, ConfigError } from '@im-mesh/platform';
 import { loadCoreConfig } from '../src/index.js';
 import { coreMigrations } from '../src/storage/migrations/index.js';
 import { CoreHarness, eventually, text, toUser } from './support/core-harness.js';
@@ -116,5 +119,36 @@ describe('core restart', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /core_messages_sent_total\{result="stored",service="core"\} [1-9]/);
     assert.match(metrics, /core_outbox_backlog/);
+  });
+});
+
+describe('core with a token verifier passed in (the all-in-one shares one among edge, core and connect)', () => {
+  test('checks access tokens with it, not with a verifier of its own: its keys are trusted, auth\'s alone are not', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const tokenVerifier = new AccessTokenVerifier({
+      issuer: 'im-mesh',
+      audience: 'im-mesh',
+      source: async () => ({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'shared-key', alg: 'RS256', use: 'sig' }] }),
+    });
+    const h = await CoreHarness.start({ tokenVerifier });
+    try {
+      const sharedToken = jwt.sign({ sid: randomUUID(), did: 'phone' }, privateKey, {
+        algorithm: 'RS256',
+        header: { alg: 'RS256', typ: 'at+jwt', kid: 'shared-key' },
+        issuer: 'im-mesh',
+        audience: 'im-mesh',
+        subject: h.alice,
+        expiresIn: 300,
+      });
+      const sent = await h.messagesWithToken(sharedToken).sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('checked by the shared verifier') });
+      assert.ok(sent.messageId);
+      // Signed by the auth double's key, which only core's own verifier would have fetched.
+      await assert.rejects(
+        h.messagesAs(h.alice, 'phone').sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text('not this one') }),
+        (error: { code?: Status }) => error.code === Status.UNAUTHENTICATED,
+      );
+    } finally {
+      await h.close();
+    }
   });
 });

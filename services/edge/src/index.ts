@@ -82,6 +82,12 @@ export interface EdgeServiceOptions {
    * Streaming calls, and requests compressed by the client, still go over gRPC.
    */
   localCalls?: LocalCallUpstreams;
+  /**
+   * The access-token verifier to use instead of the service's own (the all-in-one
+   * passes one to edge, core and connect: one key set and one cache of verified
+   * tokens per process, so a token is signature-checked once, not by each).
+   */
+  tokenVerifier?: AccessTokenVerifier;
 }
 
 export type RunningEdge = RunningService & {
@@ -126,7 +132,8 @@ export async function startEdgeService(options: EdgeServiceOptions): Promise<Run
   });
   const authPool = router.pool('auth');
   const jwks = grpcJwksSource({ pick: () => authPool.pickAddress(), serves: (address) => authPool.serves(address) });
-  const verifier = new AccessTokenVerifier({ issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, source: jwks.source });
+  const verifier =
+    options.tokenVerifier ?? new AccessTokenVerifier({ issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, source: jwks.source });
   const limits = liveSetting(
     options.settings ?? new MemoryLiveSettings(),
     EDGE_RATE_LIMITS_SETTING,

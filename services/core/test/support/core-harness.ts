@@ -9,6 +9,7 @@ import { connectV1, internalV1, messageV1 } from '@im-mesh/contracts';
 import {
   createLogger,
   MemoryPresenceRegistry,
+  type AccessTokenVerifier,
   MemoryPushBus,
   type DeviceRoute,
   type PushBus,
@@ -39,6 +40,8 @@ export interface CoreHarnessOptions {
   captureLogs?: boolean;
   /** The blob store core's FileService uses; core opens one from its config (BLOBS_*) when absent. */
   blobs?: BlobStorage;
+  /** An access-token verifier for core to use instead of its own, as the all-in-one passes one. */
+  tokenVerifier?: AccessTokenVerifier;
 }
 
 /** One pino log line, parsed. */
@@ -102,7 +105,15 @@ export class CoreHarness {
     const logger = this.options.captureLogs
       ? createLogger({ service: 'core-test', level: 'warn', destination: this.logSink() })
       : createLogger({ service: 'core-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    this.core = await startCoreService({ config, logger, databaseUrl: this.db.url, presence: this.presence, bus: this.bus, blobs: this.options.blobs });
+    this.core = await startCoreService({
+      config,
+      logger,
+      databaseUrl: this.db.url,
+      presence: this.presence,
+      bus: this.bus,
+      blobs: this.options.blobs,
+      tokenVerifier: this.options.tokenVerifier,
+    });
   }
 
   /**
@@ -153,7 +164,12 @@ export class CoreHarness {
 
   /** A MessageService client authenticated as this user's device. */
   messagesAs(userId: string, deviceId: string): MessageClient {
-    const metadata = Metadata({ authorization: `Bearer ${this.auth.token(userId, deviceId)}` });
+    return this.messagesWithToken(this.auth.token(userId, deviceId));
+  }
+
+  /** A MessageService client sending `accessToken`, however it was signed. */
+  messagesWithToken(accessToken: string): MessageClient {
+    const metadata = Metadata({ authorization: `Bearer ${accessToken}` });
     return createClient(messageV1.MessageServiceDefinition, this.channel(), { '*': { metadata } });
   }
 

@@ -1,8 +1,10 @@
-// The JwksSource of a connect node: auth's public keys fetched over gRPC from
-// im.internal.v1.KeyService, the keys auth signs access tokens with. The platform
-// AccessTokenVerifier decides when to fetch (first use, unknown kid).
+// The JwksSource of core and connect (and of the all-in-one's shared verifier):
+// auth's public keys fetched over gRPC from im.internal.v1.KeyService, the keys
+// auth signs access tokens with. The AccessTokenVerifier decides when to fetch
+// (first use, unknown kid, periodic refresh).
 import { internalV1 } from '@im-mesh/contracts';
-import { createServiceClient, type JsonWebKeySet, type JwksSource, type ServiceChannel } from '@im-mesh/platform';
+import { createServiceClient, type ServiceChannel } from '../grpc/grpc-client.js';
+import type { JsonWebKeySet, JwksSource } from './access-token.js';
 
 /** How long one JWKS fetch may take, in ms; token checks wait for it. */
 const FETCH_DEADLINE_MS = 3_000;
