@@ -15,9 +15,14 @@ export interface MessageEncoder<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
 }
 
-/** `type.encode(message).finish()`, without a new writer per message. */
-export function encodeMessage<T>(type: MessageEncoder<T>, message: T): Uint8Array {
+/**
+ * `type.encode(message).finish()`, without a new writer per message. `prefix`
+ * is written before the message, so a caller that frames it (gRPC's 5-byte
+ * header) fills its header in place instead of copying the bytes once more.
+ */
+export function encodeMessage<T>(type: MessageEncoder<T>, message: T, prefix?: Uint8Array): Uint8Array {
   try {
+    if (prefix) shared.raw(prefix);
     const bytes = type.encode(message, shared).finish();
     if (bytes.length > KEEP_BUFFER_BYTES) shared = new BinaryWriter();
     return bytes;

@@ -38,3 +38,9 @@ test('bytes already returned stay as they were while the writer encodes the next
   encodeMessage(messageV1.MessageContent, text('second, longer than the first'));
   assert.equal(hex(first), copy);
 });
+
+test('a prefix is written ahead of the message, and the next message starts clean', () => {
+  const framed = encodeMessage(connectV1.ClientFrame, ping(5), new Uint8Array([9, 9, 9]));
+  assert.equal(hex(framed), `090909${hex(connectV1.ClientFrame.encode(ping(5)).finish())}`);
+  assert.equal(hex(encodeMessage(connectV1.ClientFrame, ping(6))), hex(connectV1.ClientFrame.encode(ping(6)).finish()));
+});

@@ -65,7 +65,7 @@ export interface LocalUnaryCalls {
 export interface LocalMethodDefinition {
   name: string;
   requestType: { decode(input: Uint8Array): unknown };
-  responseType: { encode(message: never): { finish(): Uint8Array } };
+  responseType: MessageEncoder<unknown>;
   requestStream: boolean;
   responseStream: boolean;
   options: MethodDescriptor['options'];
@@ -185,7 +185,7 @@ export class LocalUnaryRegistry implements LocalUnaryCalls {
         // What follows is grpc-js's: its sentences, its limit on the payload, and no metadata with these failures.
         let framed: Buffer;
         try {
-          framed = frame(encodeMessage(method.responseType as MessageEncoder<unknown>, response));
+          framed = frame(encodeMessage(method.responseType, response, FRAME_HEADER_ROOM));
         } catch (error) {
           this.logger.error({ err: error, method: descriptor.path }, 'cannot serialize the response of an in-process gRPC call');
           return failed(Status.INTERNAL, 'Error serializing response');
@@ -292,11 +292,13 @@ function failed(code: Status, message: string, header?: Metadata, trailer?: Meta
   };
 }
 
-function frame(message: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
-  framed[0] = 0;
-  framed.writeUInt32BE(message.length, 1);
-  framed.set(message, FRAME_HEADER_BYTES);
+/** Room for the frame header, encoded ahead of the message (uncompressed flag 0, then the length). */
+const FRAME_HEADER_ROOM = new Uint8Array(FRAME_HEADER_BYTES);
+
+/** Fills in the frame header of bytes encoded after FRAME_HEADER_ROOM, without copying them. */
+function frame(encoded: Uint8Array): Buffer {
+  const framed = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  framed.writeUInt32BE(framed.length - FRAME_HEADER_BYTES, 1);
   return framed;
 }
 

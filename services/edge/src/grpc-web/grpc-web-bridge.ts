@@ -72,7 +72,7 @@ export async function bridgeGrpcWeb(
 
     const raw = await readBody(req, text ? Math.ceil((context.maxRequestBytes * 4) / 3) + 4 : context.maxRequestBytes);
     if (raw === 'aborted') return;
-    if (raw === 'too-large') return answer(REQUEST_TOO_LARGE);
+    if (!Buffer.isBuffer(raw)) return answer(REQUEST_TOO_LARGE);
     const body = text ? decodeBase64Chunks(raw.toString('latin1')) : raw;
     if (body === undefined) return answer({ status: Status.INVALID_ARGUMENT, message: 'The grpc-web-text request body is not valid base64.' });
 

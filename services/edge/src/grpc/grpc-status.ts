@@ -1,5 +1,6 @@
 // gRPC status plumbing shared by the native proxy and the grpc-web bridge:
 // the status an edge decision produces, and how it is written on the wire.
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { encodeGrpcMessage } from '@im-mesh/platform';
 import { Status } from 'nice-grpc';
 import { UpstreamUnavailableError } from '../routing/upstream-pool.js';
@@ -16,6 +17,14 @@ export function statusName(code: number | string | undefined): string {
   const numeric = typeof code === 'string' ? Number(code) : code;
   if (numeric === undefined || !Number.isInteger(numeric)) return 'UNKNOWN';
   return Status[numeric] ?? 'UNKNOWN';
+}
+
+/**
+ * A status-only answer (gRPC's Trailers-Only response): the status and trailer
+ * metadata ride in the one header block, and the stream ends.
+ */
+export function respondWithStatusOnly(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders): void {
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailers }, { endStream: true });
 }
 
 /** The grpc-status/grpc-message pair of a rejection, ready to send as trailers. */

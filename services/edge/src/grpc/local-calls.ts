@@ -9,7 +9,7 @@ import { FRAME_HEADER_BYTES, type LocalUnaryHandler, type LocalUnaryRequest, typ
 import { Status } from 'nice-grpc';
 import type { GrpcUpstreamName } from '../routing/upstreams.js';
 import type { CallContext } from './call-context.js';
-import { statusName, statusTrailers } from './grpc-status.js';
+import { respondWithStatusOnly, statusName, statusTrailers } from './grpc-status.js';
 
 /**
  * The in-process handler for a call to `path` on `upstream`, or undefined when
@@ -29,23 +29,32 @@ export function localUnaryHandler(
   return service && handler && { handler, maxMessageBytes: service.maxMessageBytes };
 }
 
+/** A body past the limit: its first bytes are kept (a gRPC frame header says what was too large). */
+export interface TooLargeBody {
+  tooLarge: true;
+  head: Buffer;
+}
+
 /**
  * Reads a whole request body (one unary message, or a grpc-web request). Past
  * `limit` the rest is read and dropped, so the answer can still be sent.
  */
-export function readBody(body: Readable, limit: number): Promise<Buffer | 'too-large' | 'aborted'> {
+export function readBody(body: Readable, limit: number): Promise<Buffer | TooLargeBody | 'aborted'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    let head: Buffer | undefined;
     let size = 0;
     body.on('data', (chunk: Buffer) => {
+      if (!head || head.length < FRAME_HEADER_BYTES) head = head ? Buffer.concat([head, chunk]) : chunk;
       size += chunk.length;
       if (size > limit) {
         chunks.length = 0;
-        resolve('too-large');
+        resolve({ tooLarge: true, head });
       } else chunks.push(chunk);
     });
-    body.on('end', () => resolve(size > limit ? 'too-large' : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    // After 'end' this changes nothing (a promise settles once); before it, the client went away.
+    // A body past the limit settled already: a promise settles once.
+    body.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    // After 'end' this changes nothing; before it, the client went away.
     body.on('close', () => resolve('aborted'));
     body.on('error', () => resolve('aborted'));
   });
@@ -67,24 +76,17 @@ export async function serveNativeLocally(
   local: { handler: LocalUnaryHandler; maxMessageBytes: number },
   finish: (status: string) => void,
 ): Promise<void> {
-  // The first frame's header, kept apart from the body in case the body is refused.
-  let head: Buffer | undefined;
-  const keepHead = (chunk: Buffer) => {
-    head = head ? Buffer.concat([head, chunk]) : chunk;
-    if (head.length >= FRAME_HEADER_BYTES) stream.off('data', keepHead);
-  };
-  stream.on('data', keepHead);
   const body = await readBody(stream, FRAME_HEADER_BYTES + local.maxMessageBytes);
   if (body === 'aborted' || stream.destroyed || stream.closed) return;
-  if (body === 'too-large') {
+  if (!Buffer.isBuffer(body)) {
     // The service's own limit and grpc-js's sentences, as when the call is forwarded:
     // the first message is too large, or there is more after a message that fits.
-    const declared = head && head.length >= FRAME_HEADER_BYTES ? head.readUInt32BE(1) : 0;
+    const declared = body.head.length >= FRAME_HEADER_BYTES ? body.head.readUInt32BE(1) : 0;
     const refusal =
       declared > local.maxMessageBytes
         ? { status: Status.RESOURCE_EXHAUSTED, message: `Received message larger than max (${declared} vs ${local.maxMessageBytes})` }
         : { status: Status.UNIMPLEMENTED, message: `Received a second request message for server streaming method ${path}` };
-    respondTrailersOnly(stream, statusTrailers(refusal));
+    respondWithStatusOnly(stream, statusTrailers(refusal));
     finish(statusName(refusal.status));
     return;
   }
@@ -118,15 +120,11 @@ export async function callWhileConnected(
 
 function writeNativeAnswer(stream: ServerHttp2Stream, answer: LocalUnaryResponse): void {
   if (answer.message === undefined && Object.keys(answer.headers).length === 0) {
-    respondTrailersOnly(stream, answer.trailers);
+    // Status-only answers carry no encoding headers, as grpc-js sends them.
+    respondWithStatusOnly(stream, answer.trailers);
     return;
   }
   stream.respond({ ...GRPC_RESPONSE_HEADERS, ...answer.headers }, { waitForTrailers: true });
   stream.once('wantTrailers', () => stream.sendTrailers(answer.trailers));
   stream.end(answer.message);
-}
-
-/** Status-only answers carry no encoding headers, as grpc-js sends them. */
-function respondTrailersOnly(stream: ServerHttp2Stream, trailers: LocalUnaryResponse['trailers']): void {
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', ...trailers }, { endStream: true });
 }

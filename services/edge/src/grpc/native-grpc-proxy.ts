@@ -19,6 +19,7 @@ import { localUnaryHandler, serveNativeLocally } from './local-calls.js';
 import {
   cannotOpenUpstream,
   HOP_BY_HOP_HEADERS,
+  respondWithStatusOnly,
   statusName,
   statusTrailers,
   upstreamBroke,
@@ -47,7 +48,7 @@ export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream,
       routeLabel = decision.admitted ? decision.route.label : decision.routeLabel;
       if (stream.destroyed || stream.closed) return;
       if (!decision.admitted) {
-        respondTrailersOnly(stream, decision);
+        respondWithStatusOnly(stream, statusTrailers(decision));
         record.finish(routeLabel, statusName(decision.status));
         return;
       }
@@ -61,7 +62,7 @@ export function proxyNativeGrpc(context: CallContext, stream: ServerHttp2Stream,
       if (stream.destroyed || stream.closed) return;
       try {
         if (stream.headersSent) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-        else respondTrailersOnly(stream, CALL_FAILED);
+        else respondWithStatusOnly(stream, statusTrailers(CALL_FAILED));
       } catch {
         stream.destroy();
       }
@@ -93,7 +94,7 @@ async function forward(
     context.logger.warn({ err: error, upstream: upstreamName }, 'cannot open upstream stream');
     context.metrics.upstreamError(upstreamName);
     if (stream.destroyed || stream.closed) return;
-    respondTrailersOnly(stream, cannotOpenUpstream(upstreamName, error));
+    respondWithStatusOnly(stream, statusTrailers(cannotOpenUpstream(upstreamName, error)));
     finish('UNAVAILABLE');
     return;
   }
@@ -111,7 +112,7 @@ async function forward(
     failed = true;
     context.metrics.upstreamError(upstreamName);
     if (!stream.headersSent) {
-      respondTrailersOnly(stream, rejection);
+      respondWithStatusOnly(stream, statusTrailers(rejection));
       finish(statusName(rejection.status));
     } else if (!stream.writableEnded) {
       // Headers already went out: end the data and let 'wantTrailers' send the status.
@@ -155,10 +156,6 @@ async function forward(
     if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
   });
   stream.pipe(upstream);
-}
-
-function respondTrailersOnly(stream: ServerHttp2Stream, rejection: EdgeRejection): void {
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(rejection) }, { endStream: true });
 }
 
 /** Every header except pseudo-headers, hop-by-hop ones and `date` (each hop sets its own). */
