@@ -1,5 +1,5 @@
 // `npm run bench [-- <scenario...|all>] [--mode embedded|split|both] [--size real|tiny]
-//   [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--cores N] [--connect-nodes N] [--clients N]`
+//   [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--allocation-prof <file>] [--cores N] [--connect-nodes N] [--clients N]`
 //
 // --clients sets the connection count of connections and reconnect-storm (the
 // issue's 15,000 and 10,000 by default): every client is a device that logs in
@@ -22,13 +22,14 @@ export interface BenchOptions {
   durationMs: number | undefined;
   outDir: string;
   cpuProfileDir: string | undefined;
+  allocationProfileFile: string | undefined;
   cores: number | undefined;
   connectNodes: number | undefined;
   clients: number | undefined;
   rates: number[] | undefined;
 }
 
-const USAGE = `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}|all ...] [--mode embedded|split|both] [--size real|tiny] [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--cores N] [--connect-nodes N] [--clients N] [--rates N,N...]`;
+const USAGE = `usage: npm run bench -- [${Object.keys(SCENARIOS).join('|')}|all ...] [--mode embedded|split|both] [--size real|tiny] [--duration <seconds>] [--out <dir>] [--cpu-prof <dir>] [--allocation-prof <file>] [--cores N] [--connect-nodes N] [--clients N] [--rates N,N...]`;
 
 export function parseArguments(argv: string[]): BenchOptions {
   const options: BenchOptions = {
@@ -38,6 +39,7 @@ export function parseArguments(argv: string[]): BenchOptions {
     durationMs: undefined,
     outDir: resolve(import.meta.dirname, 'results'),
     cpuProfileDir: undefined,
+    allocationProfileFile: undefined,
     cores: undefined,
     connectNodes: undefined,
     clients: undefined,
@@ -81,6 +83,9 @@ export function parseArguments(argv: string[]): BenchOptions {
       case '--cpu-prof':
         options.cpuProfileDir = resolve(value());
         break;
+      case '--allocation-prof':
+        options.allocationProfileFile = resolve(value());
+        break;
       case '--cores':
         options.cores = count();
         break;
@@ -119,7 +124,7 @@ export async function runBench(options: BenchOptions): Promise<string[]> {
   const log = (line: string) => process.stdout.write(`${interactive ? '\r\x1b[K' : ''}${line}\n`);
   for (const mode of options.modes) {
     log(`starting the system (${mode} mode)`);
-    const system = await startSystem({ mode, cores: options.cores, connectNodes: options.connectNodes, cpuProfileDir: options.cpuProfileDir });
+    const system = await startSystem({ mode, cores: options.cores, connectNodes: options.connectNodes, cpuProfileDir: options.cpuProfileDir, allocationProfileFile: options.allocationProfileFile });
     // Ctrl-C stops the system too (load workers exit when their IPC channel closes).
     const interrupted = () => {
       log('interrupted: stopping the system');

@@ -1,11 +1,11 @@
 // A load-client process (forked by worker-pool.ts). It holds receivers (long
 // WebSocket connections, receiver.ts) and runs senders (SendMessage over native
-// gRPC through the edge, generated nice-grpc client), on command from the bench
-// over IPC, and ticks its counters every second. Its sockets leave from one
+// gRPC through the edge), on command from the bench
+// over IPC, and ticks its counters every second. Unary calls go through a lean
+// gRPC client (unary-caller.ts): grpc-js cost more CPU than the calls it measured. Its sockets leave from one
 // loopback source address (127.0.0.2-127.0.0.9), so the bench can open more
 // connections than one address has ports.
 import { messageV1 } from '@im-mesh/contracts';
-import { createChannel, createClient, Metadata, type Channel } from 'nice-grpc';
 import { randomUUID } from 'node:crypto';
 import { mapLimited } from './accounts.js';
 import { LatencyHistogram, PerSecondSeries } from './latency-histogram.js';
@@ -21,6 +21,7 @@ import {
   type WorkerReply,
 } from './load-protocol.js';
 import { Receiver, type ReceiverSink } from './receiver.js';
+import { UnaryCaller } from './unary-caller.js';
 
 const ACK_FLUSH_MS = 50;
 const RECONNECT_GIVE_UP_MS = 120_000;
@@ -29,8 +30,11 @@ const MAX_OPEN_LOOP_IN_FLIGHT = 2_000;
 
 let edgeUrl = '';
 let localAddress = '127.0.0.1';
-let channel: Channel | undefined;
-let messages: messageV1.MessageServiceClient | undefined;
+let caller: UnaryCaller | undefined;
+const CALL_TIMEOUT_MS = 30_000;
+const SEND_MESSAGE = '/im.message.v1.MessageService/SendMessage';
+const SYNC_CONVERSATIONS = '/im.message.v1.MessageService/SyncConversations';
+const PULL_MESSAGES = '/im.message.v1.MessageService/PullMessages';
 const receivers: Receiver[] = [];
 const sink: ReceiverSink = {
   series: new PerSecondSeries(),
@@ -42,10 +46,6 @@ const sendTotals = { ok: 0, failed: 0 };
 
 function reply(message: WorkerReply): void {
   process.send!(message);
-}
-
-function bearer(token: string): Metadata {
-  return Metadata({ authorization: `Bearer ${token}` });
 }
 
 // Shared timers for all connections of this process (one per connection would cost more than the connection).
@@ -68,15 +68,18 @@ const tickTimer = setInterval(() => {
 
 async function send(senders: SenderSpec[], plan: SendPlan): Promise<SendResult> {
   const result: SendResult = { ok: 0, failed: 0, shed: 0, errors: [], ackedPerConversation: {}, recipientOf: {}, ackedFromReceiver: {} };
-  const client = messages!;
+  const client = caller!;
   const sendOne = async (sender: SenderSpec): Promise<void> => {
     const target: messageV1.SendMessageRequest['target'] =
       'groupId' in sender ? { $case: 'conversationId', value: sender.groupId } : { $case: 'toUserId', value: sender.toUserId };
     const sentAtNs = monotonicNs();
     try {
-      const response = await client.sendMessage(
+      const response = await client.call(
+        SEND_MESSAGE,
+        messageV1.SendMessageRequest,
+        messageV1.SendMessageResponse,
         { target, clientMsgId: randomUUID(), content: { body: { $case: 'text', value: { text: benchText(sentAtNs), mentionUserIds: [] } } } },
-        { metadata: bearer(sender.accessToken), signal: AbortSignal.timeout(30_000) },
+        sender.accessToken,
       );
       result.ok += 1;
       sendTotals.ok += 1;
@@ -155,11 +158,16 @@ async function send(senders: SenderSpec[], plan: SendPlan): Promise<SendResult> 
 
 /** The last seq of every conversation of the receiver's user (SyncConversations, every page). */
 async function lastSeqsOf(receiver: Receiver): Promise<Map<string, number>> {
-  const metadata = bearer(receiver.spec.accessToken);
   const lastSeqs = new Map<string, number>();
   let pageToken = '';
   do {
-    const page = await messages!.syncConversations({ pageSize: 500, pageToken }, { metadata, signal: AbortSignal.timeout(30_000) });
+    const page = await caller!.call(
+      SYNC_CONVERSATIONS,
+      messageV1.SyncConversationsRequest,
+      messageV1.SyncConversationsResponse,
+      { pageSize: 500, pageToken },
+      receiver.spec.accessToken,
+    );
     for (const conversation of page.conversations) lastSeqs.set(conversation.conversationId, Number(conversation.lastSeq));
     pageToken = page.nextPageToken;
   } while (pageToken !== '');
@@ -168,8 +176,7 @@ async function lastSeqsOf(receiver: Receiver): Promise<Map<string, number>> {
 
 /** Reconnects one receiver and pulls what it missed until it holds every message of every conversation. */
 async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResult): Promise<bigint | undefined> {
-  const client = messages!;
-  const metadata = bearer(receiver.spec.accessToken);
+  const client = caller!;
   let delayMs = 200;
   while (Date.now() < giveUpAt) {
     try {
@@ -179,7 +186,13 @@ async function resync(receiver: Receiver, giveUpAt: number, stats: ReconnectResu
       for (const [conversationId, lastSeq] of lastSeqs) {
         let after = receiver.contiguousOf(conversationId);
         while (after < lastSeq) {
-          const page = await client.pullMessages({ conversationId, afterSeq: after, limit: 200 }, { metadata, signal: AbortSignal.timeout(30_000) });
+          const page = await client.call(
+            PULL_MESSAGES,
+            messageV1.PullMessagesRequest,
+            messageV1.PullMessagesResponse,
+            messageV1.PullMessagesRequest.fromPartial({ conversationId, afterSeq: after, limit: 200 }),
+            receiver.spec.accessToken,
+          );
           for (const message of page.messages) if (receiver.recordPulled(message)) stats.pulled += 1;
           const advanced = receiver.contiguousOf(conversationId);
           if (advanced === after || !page.hasMore) break;
@@ -243,8 +256,7 @@ async function handle(command: WorkerCommand): Promise<void> {
     case 'init':
       edgeUrl = command.edgeUrl;
       localAddress = command.localAddress;
-      channel = createChannel(edgeUrl);
-      messages = createClient(messageV1.MessageServiceDefinition, channel);
+      caller = new UnaryCaller(edgeUrl, { timeoutMs: CALL_TIMEOUT_MS, localAddress });
       reply({ type: 'ready' });
       return;
     case 'open': {
@@ -284,7 +296,7 @@ async function handle(command: WorkerCommand): Promise<void> {
       clearInterval(tickTimer);
       for (const receiver of receivers) receiver.flushAcks();
       for (const receiver of receivers) receiver.close();
-      channel?.close();
+      caller?.close();
       // Give the close frames a moment to leave before the process exits.
       setTimeout(() => process.exit(0), 300);
       return;

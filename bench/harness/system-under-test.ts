@@ -26,6 +26,8 @@ export interface SystemOptions {
   connectNodes?: number;
   /** Write V8 CPU profiles of the server processes into this directory (on a clean stop). */
   cpuProfileDir?: string;
+  /** Embedded mode: write a sampling profile of every allocation, garbage included, into this file (on a clean stop). */
+  allocationProfileFile?: string;
 }
 
 export interface SystemUnderTest {
@@ -87,6 +89,7 @@ async function startEmbedded(options: SystemOptions): Promise<SystemUnderTest> {
       IM_VAR_DIR: varDir,
       ...FREE_PORTS,
       ...BENCH_LIMITS,
+      ...(options.allocationProfileFile !== undefined && { BENCH_ALLOCATION_PROFILE: options.allocationProfileFile }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -179,6 +182,7 @@ async function startSplit(options: SystemOptions): Promise<SystemUnderTest> {
   };
   // Node refuses --cpu-prof in NODE_OPTIONS, and the service launcher (tests/support) takes no node flags.
   if (options.cpuProfileDir !== undefined) throw new Error('--cpu-prof works in embedded mode only (the split launcher takes no node flags).');
+  if (options.allocationProfileFile !== undefined) throw new Error('--allocation-prof works in embedded mode only.');
   const spawnService = async (service: 'auth' | 'core' | 'connect' | 'edge', env: Record<string, string>, label: string) => {
     const process = await startServiceProcess(service, env, label);
     started.push(process);
