@@ -6,6 +6,7 @@ import { AppError, uuidv7, type AccessTokenClaims } from '@im-mesh/platform';
 import { encodeMessage, messageV1 } from '@im-mesh/contracts';
 import type { CoreMetrics } from '../core-metrics.js';
 import type { CheckMany, MessageStore, NewMessage } from '../storage/message-store.js';
+import type { Sql } from '../storage/sql.js';
 import type { MessageStateStore, TargetRow } from '../storage/message-state-store.js';
 import type { UserDirectory } from '../upstream/user-directory.js';
 import { kindOf, isPersonKind, searchTextOf } from './content-kind.js';
@@ -90,7 +91,8 @@ export class MessageSender {
       kind,
       searchText: searchTextOf(content),
       // Who may download a file follows the messages that carry it (files/file-references.ts).
-      afterStore: (tx) => recordMessageFiles(tx, messageId, fileIds),
+      // Only then does a send write more than its message (which keeps its transaction; MessageStore.writeIn).
+      ...(fileIds.length > 0 && { afterStore: (tx: Sql) => recordMessageFiles(tx, messageId, fileIds) }),
       check: async (tx) => {
         for (const policy of this.policies) await policy.check(tx, attempt);
         await checkFileReferences(tx, caller.userId, fileIds);

@@ -1,4 +1,4 @@
-// SendPolicy: who may send to whom, decided inside the send transaction. Block
+// SendPolicy: who may send to whom, decided just before the message is written. Block
 // lists and stranger settings (files/social) and group membership and mutes
 // (groups) each plug in one policy; MessageSender runs them in order after the
 // sender is known to be a member and before anything is written, so a refusal
@@ -16,7 +16,11 @@ export interface SendAttempt {
 }
 
 export interface SendPolicy {
-  /** Throws an AppError to refuse. `tx` is the open send transaction. */
+  /**
+   * Throws an AppError to refuse. `tx` is the send's connection: its transaction
+   * when the send writes more than its message (MessageStore.writeIn), else
+   * statements of their own; under READ COMMITTED a check reads the same either way.
+   */
   check(tx: Sql, attempt: SendAttempt): Promise<void>;
   /**
    * The verdicts of `check` for many attempts at once (the sends of a shared

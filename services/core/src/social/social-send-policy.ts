@@ -1,5 +1,5 @@
-// The send policy of the social graph (see messages/send-policy.ts), run inside
-// the send transaction before anything is written:
+// The send policy of the social graph (see messages/send-policy.ts), run on
+// the send's connection before anything is written:
 // - nobody writes into a system conversation: the server alone does;
 // - in a direct conversation, a sender the recipient blocked is refused with
 //   PERMISSION_DENIED (BLOCKED_BY_RECIPIENT), and a sender who is not the

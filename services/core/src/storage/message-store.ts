@@ -52,10 +52,10 @@ export interface NewMessage {
   /** What search matches for this message, or null when it has no text. */
   searchText: string | null;
   /**
-   * The send policy (block lists, group membership and mutes...): runs inside
-   * the send transaction once the sender is known to be a member (or a new
-   * direct conversation is about to be created), and refuses by throwing an
-   * AppError, which rolls back and stores nothing.
+   * The send policy (block lists, group membership and mutes...): runs on the
+   * send's connection (in its transaction, if it has one: writeIn) once the
+   * sender is known to be a member (or a new direct conversation is about to be
+   * created), and refuses by throwing an AppError, before anything is written.
    */
   check?: (sql: Sql) => Promise<void>;
   /**
@@ -68,7 +68,11 @@ export interface NewMessage {
    * `check` runs for this send alone.
    */
   sharedCheck?: { key: string; checkMany: CheckMany };
-  /** Runs in the send transaction right after the message row is written (e.g. recording the files it references). */
+  /**
+   * Runs right after the message row is written, in the same transaction (e.g.
+   * recording the files it references). A send that has one is written in an
+   * explicit transaction; one without is a single statement (writeIn).
+   */
   afterStore?: (sql: Sql) => Promise<void>;
 }
 
@@ -388,7 +392,8 @@ export class MessageStore {
   private async writeShared(batches: readonly PendingSend[][]): Promise<{ again: readonly PendingSend[][]; newDirect: readonly PendingSend[][] }> {
     let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
-      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batches.flat()));
+      const all = batches.flat();
+      written = await this.writeIn(all, (sql) => this.sendAllIn(sql, all));
     } catch (error) {
       if (isDatabaseOverloadedOrDown(error)) {
         for (const pending of batches.flat()) pending.reject(error);
@@ -402,7 +407,7 @@ export class MessageStore {
 
   private async writeOne(pending: PendingSend): Promise<void> {
     try {
-      pending.resolve(await inTransaction(this.database, (sql) => this.sendIn(sql, pending.message)));
+      pending.resolve(await this.writeIn([pending], (sql) => this.sendIn(sql, pending.message)));
     } catch (error) {
       await this.settleFailure(pending, error);
     }
@@ -425,7 +430,7 @@ export class MessageStore {
     }
     let written: { settled: SettledSend[]; deferred: ReadonlySet<string> };
     try {
-      written = await inTransaction(this.database, (sql) => this.sendAllIn(sql, batch));
+      written = await this.writeIn(batch, (sql) => this.sendAllIn(sql, batch));
     } catch (error) {
       if (isDatabaseOverloadedOrDown(error)) {
         // Send by send would only queue more of what cannot be served now.
@@ -445,6 +450,24 @@ export class MessageStore {
       return;
     }
     settleAll(written.settled);
+  }
+
+  /**
+   * Runs the statements that write `sends`: in one transaction when they write
+   * more than the message rows, else on one connection without BEGIN and COMMIT.
+   * The message, its seq and its outbox row are one statement (STORE_MESSAGE(S)),
+   * atomic on its own, and the statements before it only read (the preflight,
+   * the policies' checks), which under READ COMMITTED see the same inside a
+   * transaction or outside: a new snapshot per statement. So the transaction
+   * bought nothing but two round trips, each waiting for a turn of a busy event
+   * loop (a send at 1,000 msg/s took 21 ms at p50, most of it waiting;
+   * bench/RESULTS.md). What writes more keeps it: a message's afterStore (the
+   * files it references) and a new direct conversation (peerConfirmed: the
+   * conversation and its members are written before the message).
+   */
+  private writeIn<T>(sends: readonly PendingSend[], work: (sql: Sql) => Promise<T>): Promise<T> {
+    const writesMore = sends.some(({ message }) => message.afterStore !== undefined || message.peerConfirmed === true);
+    return writesMore ? inTransaction(this.database, work) : withConnection(this.database, work);
   }
 
   /**
