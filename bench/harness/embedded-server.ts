@@ -42,7 +42,7 @@ const gcKinds: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
 };
-const gcObserver = new PerformanceObserver((list) => {
+const gcObserver = inspector && new PerformanceObserver((list) => {
   for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
     const kind = gcKinds[entry.detail?.kind ?? -1] ?? 'other';
     const seen = pauses.get(kind) ?? { count: 0, totalMs: 0, maxMs: 0 };
@@ -52,7 +52,7 @@ const gcObserver = new PerformanceObserver((list) => {
     pauses.set(kind, seen);
   }
 });
-if (inspector) gcObserver.observe({ entryTypes: ['gc'] });
+gcObserver?.observe({ entryTypes: ['gc'] });
 process.stdout.write(`${JSON.stringify(ready)}\n`);
 
 let stopping = false;
@@ -62,7 +62,7 @@ const stop = async (): Promise<void> => {
   if (inspector) {
     const { profile } = await inspector.post('HeapProfiler.stopSampling');
     writeFileSync(allocationProfile!, JSON.stringify(profile));
-    gcObserver.disconnect();
+    gcObserver?.disconnect();
     writeFileSync(`${allocationProfile!}.gc.json`, JSON.stringify(Object.fromEntries(pauses), null, 2));
     inspector.disconnect();
   }

@@ -10,19 +10,12 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { encodeMessage, type MessageEncoder } from '@im-mesh/contracts';
+import { Status } from 'nice-grpc-common';
 
 const FRAME_HEADER_BYTES = 5;
 const FRAME_HEADER_ROOM = new Uint8Array(FRAME_HEADER_BYTES);
 /** Calls one connection carries at once, at most (below the edge's SETTINGS_MAX_CONCURRENT_STREAMS). */
 const MAX_STREAMS_PER_SESSION = 500;
-/** gRPC status codes by number, for error messages in nice-grpc's form ("/path CODE: details"). */
-const STATUS_NAMES = [
-  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
-];
-const DEADLINE_EXCEEDED = 4;
-const UNAVAILABLE = 14;
-const INTERNAL = 13;
 
 export class UnaryCallError extends Error {
   constructor(
@@ -30,7 +23,8 @@ export class UnaryCallError extends Error {
     readonly code: number,
     readonly details: string,
   ) {
-    super(`${path} ${STATUS_NAMES[code] ?? code}: ${details}`);
+    // nice-grpc's form: "/path CODE: details".
+    super(`${path} ${Status[code] ?? code}: ${details}`);
   }
 }
 
@@ -99,7 +93,7 @@ export class UnaryCaller {
           return;
         }
         if (status === undefined) {
-          reject(new UnaryCallError(path, UNAVAILABLE, `the stream closed without a status (HTTP/2 code ${stream.rstCode ?? 'none'})`));
+          reject(new UnaryCallError(path, Status.UNAVAILABLE, `the stream closed without a status (HTTP/2 code ${stream.rstCode ?? 'none'})`));
           return;
         }
         if (status !== '0') {
@@ -108,13 +102,13 @@ export class UnaryCaller {
         }
         const received = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         if (received.length < FRAME_HEADER_BYTES || received.readUInt32BE(1) !== received.length - FRAME_HEADER_BYTES) {
-          reject(new UnaryCallError(path, INTERNAL, `expected one response message, got ${received.length} bytes`));
+          reject(new UnaryCallError(path, Status.INTERNAL, `expected one response message, got ${received.length} bytes`));
           return;
         }
         try {
           resolve(decoder.decode(received.subarray(FRAME_HEADER_BYTES)));
         } catch (decodeError) {
-          reject(new UnaryCallError(path, INTERNAL, `the response does not decode: ${(decodeError as Error).message}`));
+          reject(new UnaryCallError(path, Status.INTERNAL, `the response does not decode: ${(decodeError as Error).message}`));
         }
       };
       const readStatus = (headers: IncomingHttpHeaders): void => {
@@ -169,7 +163,7 @@ export class UnaryCaller {
   private sweep(): void {
     const now = Date.now();
     for (const call of this.pending) {
-      if (call.deadline <= now) call.fail(new UnaryCallError(call.path, DEADLINE_EXCEEDED, 'no answer before the deadline'));
+      if (call.deadline <= now) call.fail(new UnaryCallError(call.path, Status.DEADLINE_EXCEEDED, 'no answer before the deadline'));
     }
   }
 }

@@ -53,7 +53,7 @@ export interface FilesAndSocialOptions {
 export interface FilesAndSocial {
   fileService: ReturnType<typeof fileService>;
   userService: ReturnType<typeof userService>;
-  /** For MessageSender's policies (runs in the send transaction). */
+  /** For MessageSender's policies (runs on the send's connection before the message is written). */
   sendPolicy: SocialSendPolicy;
   /** For the outbox relay's onRecipientsOffline. */
   onRecipientsOffline: (message: MessageRow, offlineUserIds: string[]) => void;

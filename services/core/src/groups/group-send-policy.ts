@@ -1,6 +1,5 @@
-// The group half of SendMessage's policy (a SendPolicy, read by the send's own
-// statement just before the message is written, so a mute committed before the
-// send is always seen): a dissolved
+// The group half of SendMessage's policy (a SendPolicy, read just before the
+// message is written, so a mute committed before the send is always seen): a dissolved
 // group takes no messages, a former member is told the group is not theirs, a
 // muted member waits, and while mute-all is on only the owner and admins speak.
 // Also the group's RecallAuthority: owners and admins recall others' messages.

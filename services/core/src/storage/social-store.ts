@@ -266,7 +266,7 @@ export class SocialStore {
 
   /**
    * Inside `tx`: may each sender write to its recipient directly (by position)?
-   * Read by the send policy in the send transaction, one statement for all.
+   * Read by the send policy just before the messages are written, one statement for all.
    */
   async directMessageGates(tx: Sql, pairs: ReadonlyArray<{ senderId: string; recipientId: string }>): Promise<DirectMessageGate[]> {
     if (pairs.length === 0) return [];
