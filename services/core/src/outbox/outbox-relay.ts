@@ -184,7 +184,7 @@ export class OutboxRelay {
       const claimedAt = performance.now();
       const { pusher, metrics } = this.options;
       const conversationIds = [...new Set(batch.rows.map((row) => row.conversation_id))];
-      const recipients = await batch.recipients();
+      const { recipients } = batch;
 
       const sent: number[] = [];
       const failed: FailedRow[] = [];
@@ -299,7 +299,9 @@ export class OutboxRelay {
 
   private async settle(batch: ClaimedBatch, sent: number[], failed: FailedRow[]): Promise<BatchResult> {
     const { metrics, logger } = this.options;
-    await batch.markSent(sent);
+    // Not awaited: the claim's COMMIT goes out right behind it (inTransaction)
+    // and fails the claim if the DELETE failed, so its error is reported there.
+    batch.markSent(sent).catch(() => undefined);
     let retryInMs: number | undefined;
     let retried: FailedRow | undefined;
     const deadLettered: BatchResult['deadLettered'] = [];

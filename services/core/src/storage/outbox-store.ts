@@ -43,8 +43,11 @@ export interface ClaimedBatch {
    * former group members whose window (joined_seq, left_seq] reaches the
    * batch's earliest row of it. Filter per message with seesSeq.
    */
-  recipients(): Promise<Map<string, ConversationRecipient[]>>;
-  /** Deletes rows whose pushes were accepted. */
+  recipients: Map<string, ConversationRecipient[]>;
+  /**
+   * Deletes rows whose pushes were accepted. Need not be awaited: the claim's
+   * COMMIT goes out right behind it and fails the claim if it failed.
+   */
   markSent(ids: readonly number[]): Promise<void>;
   /** Counts a failed attempt and makes the row due again after `delayMs`. */
   reschedule(id: number, delayMs: number, error: string): Promise<void>;
@@ -73,6 +76,39 @@ export interface OutboxStats {
   dead: number;
 }
 
+// The claim: due rows in id order under FOR UPDATE SKIP LOCKED, each with its
+// message, how many rows of its conversation are pending before it (claimed by
+// anyone), and, on each conversation's first claimed row, the recipients of the
+// conversation from that row's seq on (members, and former members whose
+// left_seq reaches it), as JSON [user_id, joined_seq, left_seq] triples. The
+// locking SELECT is a CTE of its own: FOR UPDATE allows no window function.
+const CLAIM = `
+  WITH claimed AS (
+    SELECT o.id, o.message_id, o.conversation_id, o.seq, o.attempts, o.created_at
+      FROM outbox o
+     WHERE o.next_attempt_at <= now()
+       AND NOT EXISTS (
+         SELECT 1 FROM outbox e
+          WHERE e.conversation_id = o.conversation_id AND e.id < o.id AND e.next_attempt_at > now())
+     ORDER BY o.id
+     LIMIT $1
+     FOR UPDATE OF o SKIP LOCKED
+  ), ranked AS (
+    SELECT c.*, row_number() OVER (PARTITION BY c.conversation_id ORDER BY c.id) = 1 AS first FROM claimed c
+  )
+  SELECT r.id, r.message_id, r.conversation_id, r.seq, r.attempts,
+         (extract(epoch FROM clock_timestamp() - r.created_at) * 1000)::float8 AS age_ms,
+         (SELECT count(*)::int FROM outbox e WHERE e.conversation_id = r.conversation_id AND e.id < r.id) AS earlier_pending,
+         CASE WHEN r.first THEN (
+           SELECT COALESCE(json_agg(json_build_array(mb.user_id, mb.joined_seq, mb.left_seq)), '[]'::json)
+             FROM conversation_members mb
+            WHERE mb.conversation_id = r.conversation_id AND (mb.left_seq IS NULL OR mb.left_seq >= r.seq)
+         ) END AS recipients,
+         m.id AS m_id, m.sender_id, m.sender_device_id, m.client_msg_id, m.content, m.created_at AS m_created_at
+    FROM ranked r
+    LEFT JOIN messages m ON m.id = r.message_id
+   ORDER BY r.id`;
+
 export class OutboxStore {
   constructor(private readonly database: DataSource) {}
 
@@ -81,28 +117,14 @@ export class OutboxStore {
    * the claim (and every markSent/reschedule) commits when `work` resolves and
    * rolls back when it throws, which leaves the rows for the next attempt.
    * Rows behind a conversation's backing-off row are not due either, so a failing
-   * head cannot be overtaken by its successors.
+   * head cannot be overtaken by its successors. The rows come with their
+   * messages and their conversations' recipients in the same statement: every
+   * round trip of a pass waits for a turn of a busy event loop.
    */
   async claim<T>(limit: number, work: (batch: ClaimedBatch) => Promise<T>): Promise<T> {
     return inTransaction(this.database, async (sql) => {
-      const claimed = await sql.rows<ClaimedRow>(
-        `SELECT o.id, o.message_id, o.conversation_id, o.seq, o.attempts,
-                (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS age_ms,
-                (SELECT count(*)::int FROM outbox e WHERE e.conversation_id = o.conversation_id AND e.id < o.id) AS earlier_pending,
-                m.id AS m_id, m.sender_id, m.sender_device_id, m.client_msg_id, m.content, m.created_at AS m_created_at
-           FROM outbox o
-           LEFT JOIN messages m ON m.id = o.message_id
-          WHERE o.next_attempt_at <= now()
-            AND NOT EXISTS (
-              SELECT 1 FROM outbox e
-               WHERE e.conversation_id = o.conversation_id AND e.id < o.id AND e.next_attempt_at > now())
-          ORDER BY o.id
-          LIMIT $1
-          FOR UPDATE OF o SKIP LOCKED`,
-        [limit],
-      );
-      const rows = claimed.map(toOutboxRow);
-      return work(batchOf(sql, rows));
+      const claimed = await sql.rows<ClaimedRow>(CLAIM, [limit]);
+      return work(batchOf(sql, claimed));
     });
   }
 
@@ -158,10 +180,14 @@ export class OutboxStore {
   }
 }
 
-function batchOf(sql: Sql, rows: OutboxRow[]): ClaimedBatch {
+function batchOf(sql: Sql, claimed: readonly ClaimedRow[]): ClaimedBatch {
+  const recipients = new Map<string, ConversationRecipient[]>();
+  for (const row of claimed) {
+    if (row.recipients !== null) recipients.set(row.conversation_id, row.recipients.map(([userId, joinedSeq, leftSeq]) => ({ userId, joinedSeq, leftSeq })));
+  }
   return {
-    rows,
-    recipients: () => loadRecipients(sql, rows),
+    rows: claimed.map(toOutboxRow),
+    recipients,
     async markSent(ids) {
       if (ids.length > 0) await sql.rows('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
     },
@@ -186,6 +212,8 @@ function batchOf(sql: Sql, rows: OutboxRow[]): ClaimedBatch {
 }
 
 interface ClaimedRow extends Omit<OutboxRow, 'message'> {
+  /** On the conversation's first claimed row only: [user_id, joined_seq, left_seq] of each recipient. */
+  recipients: Array<[string, number, number | null]> | null;
   m_id: string | null;
   sender_id: string;
   sender_device_id: string;
@@ -195,7 +223,7 @@ interface ClaimedRow extends Omit<OutboxRow, 'message'> {
 }
 
 function toOutboxRow(row: ClaimedRow): OutboxRow {
-  const { m_id, sender_id, sender_device_id, client_msg_id, content, m_created_at, ...outbox } = row;
+  const { m_id, sender_id, sender_device_id, client_msg_id, content, m_created_at, recipients: _recipients, ...outbox } = row;
   const message: MessageRow | null =
     m_id === null
       ? null
@@ -217,23 +245,4 @@ export interface ConversationRecipient {
  */
 export function seesSeq(recipient: ConversationRecipient, seq: number): boolean {
   return seq > recipient.joinedSeq && (recipient.leftSeq === null || seq <= recipient.leftSeq);
-}
-
-async function loadRecipients(sql: Sql, rows: readonly OutboxRow[]): Promise<Map<string, ConversationRecipient[]>> {
-  const earliest = new Map<string, number>();
-  for (const row of rows) earliest.set(row.conversation_id, Math.min(earliest.get(row.conversation_id) ?? row.seq, row.seq));
-  const found = await sql.rows<{ conversation_id: string; user_id: string; joined_seq: number; left_seq: number | null }>(
-    `SELECT m.conversation_id, m.user_id, m.joined_seq, m.left_seq
-       FROM unnest($1::text[], $2::bigint[]) AS w(conversation_id, from_seq)
-       JOIN conversation_members m ON m.conversation_id = w.conversation_id
-      WHERE m.left_seq IS NULL OR m.left_seq >= w.from_seq`,
-    [[...earliest.keys()], [...earliest.values()]],
-  );
-  const recipients = new Map<string, ConversationRecipient[]>();
-  for (const row of found) {
-    const list = recipients.get(row.conversation_id) ?? [];
-    list.push({ userId: row.user_id, joinedSeq: row.joined_seq, leftSeq: row.left_seq });
-    recipients.set(row.conversation_id, list);
-  }
-  return recipients;
 }
