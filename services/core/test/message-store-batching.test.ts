@@ -427,6 +427,27 @@ describe('MessageStore: sends of many conversations waiting together', () => {
     assert.deepEqual([...calls[0]!].sort(), others.map((conversation) => conversation.id).sort(), 'one send per conversation and key');
   });
 
+  test('a retried send in a shared transaction gets the message it stored before, even when its check, asked beside the dedupe, now refuses it', async () => {
+    const store = new MessageStore(database, { maxSendTransactions: 1 });
+    const original = await store.send(sendTo(others[0]!, 'retried-after-block'));
+    assert.equal(original.kind, 'stored');
+    // Since then the recipient blocked the sender: every new send is refused.
+    const blocked = AppError.permissionDenied('blocked since', 'TEST_BLOCKED_SINCE');
+    const checkMany = async (_sql: unknown, messages: readonly NewMessage[]) => messages.map(() => blocked);
+    const judged = (message: NewMessage): NewMessage => ({ ...message, sharedCheck: { key: 'sender|text', checkMany } });
+    const { queued } = await whileTheOnlyTransactionWaits(store, () => [
+      store.send(judged(sendTo(others[0]!, 'retried-after-block'))),
+      store.send(judged(sendTo(others[1]!, 'new-after-block'))),
+    ]);
+    const [retried, fresh] = await Promise.allSettled(queued);
+    assert.equal(retried!.status, 'fulfilled', 'the retry is answered from what was stored, not judged again');
+    const answer = (retried as PromiseFulfilledResult<SendOutcome>).value;
+    assert.equal(answer.kind, 'duplicate');
+    assert.equal(storedId(answer), storedId(original));
+    assert.equal(fresh!.status, 'rejected');
+    assert.equal((fresh as PromiseRejectedResult).reason, blocked);
+  });
+
   test('a new direct conversation among them is written on its own after the shared transaction, which still carries the others', async () => {
     const store = new MessageStore(database, { maxSendTransactions: 1 });
     const stranger = randomUUID();

@@ -37,21 +37,15 @@ export class MessageSender {
 
   /**
    * The policies' verdicts on many sends without files (for those, the whole
-   * check): each policy once for all of them, in order; the first refusal of a
-   * send is its verdict, as when `check` throws it.
+   * check): each policy once for all of them; the first refusal of a send, in
+   * the policies' order, is its verdict, as when `check` throws it. Every
+   * policy is asked at once (they only read): their statements go out back to
+   * back on the send's connection instead of one event-loop turn apart.
    */
   private readonly checkPolicies: CheckMany = async (tx, messages) => {
     const attempts = messages.map(attemptOf);
-    const verdicts: Array<AppError | undefined> = messages.map(() => undefined);
-    for (const policy of this.policies) {
-      const open = verdicts.flatMap((verdict, i) => (verdict ? [] : [i]));
-      if (open.length === 0) break;
-      const answers = await policy.checkMany(tx, open.map((i) => attempts[i]!));
-      answers.forEach((answer, k) => {
-        if (answer) verdicts[open[k]!] = answer;
-      });
-    }
-    return verdicts;
+    const answers = await Promise.all(this.policies.map((policy) => policy.checkMany(tx, attempts)));
+    return messages.map((_, i) => answers.find((answered) => answered[i] !== undefined)?.[i]);
   };
 
   async send(caller: AccessTokenClaims, request: messageV1.SendMessageRequest, signal?: AbortSignal): Promise<messageV1.SendMessageResponse> {

@@ -481,10 +481,17 @@ export class MessageStore {
    * sends (all of them, so their order holds) are left out and named in `deferred`.
    */
   private async sendAllIn(sql: Sql, batch: readonly PendingSend[]): Promise<{ settled: SettledSend[]; deferred: ReadonlySet<string> }> {
-    const preflight = await sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
-      batch.map((pending) => pending.message.conversationId),
-      batch.map((pending) => pending.message.senderId),
-      batch.map((pending) => pending.message.clientMsgId),
+    // The shared checks are asked together with the preflight, not after it: their
+    // statements go out right behind it, one event-loop turn for both. They only
+    // read, so asking about a send the preflight then answers (a twin stored
+    // before, a non-member, a new direct conversation) costs nothing but a row.
+    const [preflight, shared] = await Promise.all([
+      sql.rows<Preflight & { ord: number }>(PREFLIGHT_MANY, [
+        batch.map((pending) => pending.message.conversationId),
+        batch.map((pending) => pending.message.senderId),
+        batch.map((pending) => pending.message.clientMsgId),
+      ]),
+      this.sharedVerdicts(sql, batch),
     ]);
     // The preflight left-joins every input row, so each send has its row.
     const placed = byOrdinal(preflight, batch.length, (row) => row);
@@ -493,7 +500,6 @@ export class MessageStore {
       checked.filter(({ pending, pre }) => pending.message.directMembers && !pre.member && !pre.id).map(({ pending }) => pending.message.conversationId),
     );
     const written = checked.filter(({ pending }) => !deferred.has(pending.message.conversationId));
-    const shared = await this.sharedVerdicts(sql, written);
     const settled: SettledSend[] = [];
     const accepted: PendingSend[] = [];
     /** The first accepted send per (sender, client_msg_id), and the later twins that get its message. */
@@ -550,27 +556,28 @@ export class MessageStore {
   }
 
   /**
-   * The shared verdicts (refusal or undefined) of the sends that may be stored
-   * (no twin stored before, a member), by verdictKey: one checkMany call per
-   * function, with the first send of each distinct key; a later twin in the
-   * batch is not asked about (it gets its first's message, or is judged alone).
+   * The shared verdicts (refusal or undefined) of a batch's sends, by
+   * verdictKey: one checkMany call per function, all issued at once, with the
+   * first send of each distinct key; a later twin in the batch is not asked
+   * about (it gets its first's message, or is judged alone).
    */
-  private async sharedVerdicts(sql: Sql, written: ReadonlyArray<{ pending: PendingSend; pre: Preflight }>): Promise<Map<string, AppError | undefined>> {
+  private async sharedVerdicts(sql: Sql, batch: readonly PendingSend[]): Promise<Map<string, AppError | undefined>> {
     const asked = new Map<CheckMany, Map<string, NewMessage>>();
     const twinKeys = new Set<string>();
-    for (const { pending: { message }, pre } of written) {
+    for (const { message } of batch) {
       const key = verdictKey(message);
       const twinKey = twinKeyOf(message);
-      if (pre.id || twinKeys.has(twinKey) || !pre.member || !message.sharedCheck || key === undefined) continue;
+      if (twinKeys.has(twinKey) || !message.sharedCheck || key === undefined) continue;
       twinKeys.add(twinKey);
       const messages = asked.get(message.sharedCheck.checkMany) ?? new Map<string, NewMessage>();
       if (!messages.has(key)) messages.set(key, message);
       asked.set(message.sharedCheck.checkMany, messages);
     }
     const verdicts = new Map<string, AppError | undefined>();
-    for (const [checkMany, messages] of asked) {
-      const keys = [...messages.keys()];
-      const answers = await checkMany(sql, [...messages.values()]);
+    const answered = await Promise.all(
+      [...asked].map(async ([checkMany, messages]) => ({ keys: [...messages.keys()], answers: await checkMany(sql, [...messages.values()]) })),
+    );
+    for (const { keys, answers } of answered) {
       // Fewer answers would let the rest through unchecked.
       if (answers.length !== keys.length) throw new Error(`checkMany answered ${answers.length} of ${keys.length} sends`);
       keys.forEach((key, i) => verdicts.set(key, answers[i]));
