@@ -97,6 +97,16 @@ describe('MessageStore: concurrent sends to one conversation', () => {
     assert.equal(outbox.n, 30, 'one outbox row per stored message');
   });
 
+  test('a send retried alone gets the message it stored before, even when its check, asked beside the dedupe, now refuses it', async () => {
+    const original = await store.send(directSend('retried-alone'));
+    assert.equal(original.kind, 'stored');
+    const refusal = AppError.permissionDenied('blocked since', 'TEST_BLOCKED_SINCE');
+    const retried = await store.send(directSend('retried-alone', { check: async () => Promise.reject(refusal) }));
+    assert.equal(retried.kind, 'duplicate');
+    assert.equal(storedId(retried), storedId(original));
+    await assert.rejects(store.send(directSend('new-after-block', { check: async () => Promise.reject(refusal) })), (error) => error === refusal);
+  });
+
   test('twins sent at once resolve to one message: the same id and seq, one of them marked duplicate', async () => {
     const original = directSend('twin');
     // The first send takes the conversation's transaction; the twins queue behind it and share the next one.
