@@ -118,6 +118,39 @@ describe('outbox relay', () => {
     );
   });
 
+  test('a row held by another instance between two claimable rows of its conversation: the row before it goes out, the row after it waits', async () => {
+    const alice = h.messagesAs(h.alice, 'alice-phone');
+    bus.failing = true;
+    const sent = [];
+    for (const n of [1, 2, 3]) sent.push(await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text(`middle ${n}`) }));
+    const [first, held, third] = sent as [(typeof sent)[0], (typeof sent)[0], (typeof sent)[0]];
+    const bobHas = (messageId: string) => h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === messageId);
+
+    // "Another instance" claims the middle row and sits on it; this relay may claim the other two.
+    const other = new pg.Client({ connectionString: h.db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM core.outbox WHERE message_id = $1 FOR UPDATE', [held.messageId]);
+      await other.query('UPDATE core.outbox SET next_attempt_at = now() WHERE message_id = $1', [held.messageId]);
+      await h.query('UPDATE core.outbox SET next_attempt_at = now() WHERE message_id <> $1', [held.messageId]);
+      bus.failing = false;
+
+      await eventually('the row before the held one went out', () => bobHas(first.messageId));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(bobHas(third.messageId), false, 'the row after the held one must not overtake it');
+    } finally {
+      await other.query('COMMIT');
+      await other.end();
+    }
+    await eventually('bob got all three', () => bobHas(third.messageId) && bobHas(held.messageId), 5_000);
+    const pushed = h.messagesFor(h.bob, 'bob-phone').filter((m) => sent.some((s) => s.messageId === m.messageId));
+    assert.deepEqual(
+      pushed.map((m) => m.seq),
+      sent.map((s) => s.seq),
+    );
+  });
+
   test('a device on a node that no longer exists counts as offline: the row is dropped, the message stays pullable', async () => {
     await h.presence.register({ userId: h.carol, deviceId: 'carol-old-tablet', nodeId: 'node-that-died', connectionId: 'c1', epoch: 1 }, 60);
     const alice = h.messagesAs(h.alice, 'alice-phone');

@@ -76,16 +76,28 @@ export interface OutboxStats {
   dead: number;
 }
 
-// The claim: due rows in id order under FOR UPDATE SKIP LOCKED, each with its
-// message, how many rows of its conversation are pending before it (claimed by
-// anyone), and, on each conversation's first claimed row, the recipients of the
-// conversation from that row's seq on (members, and former members whose
-// left_seq reaches it), as JSON [user_id, joined_seq, left_seq] triples. The
-// locking SELECT is a CTE of its own: FOR UPDATE allows no window function.
+// The claim: due rows in id order under FOR UPDATE SKIP LOCKED, with their
+// messages; then, per row, how many rows of its conversation are pending before
+// it (claimed by anyone), and on each conversation's first claimed row the
+// conversation's recipients from that row's seq on (members, and former members
+// whose left_seq reaches it) as JSON [user_id, joined_seq, left_seq] triples.
+//
+// The locking SELECT is a CTE of its own (FOR UPDATE allows no window function)
+// and joins the messages itself: joined outside it, the planner, blind to how
+// few rows the CTE returns, hashed the whole messages table on every claim.
+// Pending rows before a row are counted once per conversation (before its first
+// claimed row) plus what lies between consecutive claimed rows (nothing, unless
+// another instance holds rows there), not from the start of the conversation
+// for every row: each such count walks the index entries of every deleted row
+// not yet vacuumed, and under a backlog that made a pass of 4,000 rows take
+// seconds (bench/RESULTS.md).
 const CLAIM = `
   WITH claimed AS (
-    SELECT o.id, o.message_id, o.conversation_id, o.seq, o.attempts, o.created_at
+    SELECT o.id, o.message_id, o.conversation_id, o.seq, o.attempts,
+           (extract(epoch FROM clock_timestamp() - o.created_at) * 1000)::float8 AS age_ms,
+           m.id AS m_id, m.sender_id, m.sender_device_id, m.client_msg_id, m.content, m.created_at AS m_created_at
       FROM outbox o
+      LEFT JOIN messages m ON m.id = o.message_id
      WHERE o.next_attempt_at <= now()
        AND NOT EXISTS (
          SELECT 1 FROM outbox e
@@ -93,21 +105,26 @@ const CLAIM = `
      ORDER BY o.id
      LIMIT $1
      FOR UPDATE OF o SKIP LOCKED
-  ), ranked AS (
-    SELECT c.*, row_number() OVER (PARTITION BY c.conversation_id ORDER BY c.id) = 1 AS first FROM claimed c
+  ), placed AS (
+    SELECT c.*, row_number() OVER w AS position, COALESCE(lag(c.id) OVER w, 0) AS previous_id
+      FROM claimed c
+    WINDOW w AS (PARTITION BY c.conversation_id ORDER BY c.id)
+  ), gaps AS (
+    SELECT p.*,
+           (SELECT count(*) FROM outbox e
+             WHERE e.conversation_id = p.conversation_id AND e.id > p.previous_id AND e.id < p.id) AS pending_between
+      FROM placed p
   )
-  SELECT r.id, r.message_id, r.conversation_id, r.seq, r.attempts,
-         (extract(epoch FROM clock_timestamp() - r.created_at) * 1000)::float8 AS age_ms,
-         (SELECT count(*)::int FROM outbox e WHERE e.conversation_id = r.conversation_id AND e.id < r.id) AS earlier_pending,
-         CASE WHEN r.first THEN (
+  SELECT g.id, g.message_id, g.conversation_id, g.seq, g.attempts, g.age_ms,
+         (sum(g.pending_between) OVER (PARTITION BY g.conversation_id ORDER BY g.id) + g.position - 1)::int AS earlier_pending,
+         CASE WHEN g.position = 1 THEN (
            SELECT COALESCE(json_agg(json_build_array(mb.user_id, mb.joined_seq, mb.left_seq)), '[]'::json)
              FROM conversation_members mb
-            WHERE mb.conversation_id = r.conversation_id AND (mb.left_seq IS NULL OR mb.left_seq >= r.seq)
+            WHERE mb.conversation_id = g.conversation_id AND (mb.left_seq IS NULL OR mb.left_seq >= g.seq)
          ) END AS recipients,
-         m.id AS m_id, m.sender_id, m.sender_device_id, m.client_msg_id, m.content, m.created_at AS m_created_at
-    FROM ranked r
-    LEFT JOIN messages m ON m.id = r.message_id
-   ORDER BY r.id`;
+         g.m_id, g.sender_id, g.sender_device_id, g.client_msg_id, g.content, g.m_created_at
+    FROM gaps g
+   ORDER BY g.id`;
 
 export class OutboxStore {
   constructor(private readonly database: DataSource) {}
