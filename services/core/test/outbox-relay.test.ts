@@ -121,7 +121,7 @@ describe('outbox relay', () => {
   test('a row held by another instance between two claimable rows of its conversation: the row before it goes out, the row after it waits', async () => {
     const alice = h.messagesAs(h.alice, 'alice-phone');
     bus.failing = true;
-    const sent = [];
+    const sent: Array<Awaited<ReturnType<typeof alice.sendMessage>>> = [];
     for (const n of [1, 2, 3]) sent.push(await alice.sendMessage({ target: toUser(h.bob), clientMsgId: randomUUID(), content: text(`middle ${n}`) }));
     const [first, held, third] = sent as [(typeof sent)[0], (typeof sent)[0], (typeof sent)[0]];
     const bobHas = (messageId: string) => h.messagesFor(h.bob, 'bob-phone').some((m) => m.messageId === messageId);

@@ -72,6 +72,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<DataSource
     logging: false,
     extra: {
       max: options.poolSize ?? 10,
+      // A statement issued while the connection is busy goes to PostgreSQL at
+      // once instead of waiting for the reply to the one before (pg's opt-in
+      // pipelining: each statement still gets its own result or error, in
+      // order). Core sends BEGIN, COMMIT and a relay pass's DELETE that way
+      // without waiting a turn of the event loop for each (core/src/storage/sql.ts).
+      // pg's older query queue did the same one round trip at a time and is
+      // deprecated; no code here opens a cursor, which pipelining refuses.
+      pipeline: true,
       // pg-pool applies one setting both to waiting for a free connection and to
       // opening one; the pool gets the wait, and each client opens with its own.
       connectionTimeoutMillis: acquireTimeoutMs,
