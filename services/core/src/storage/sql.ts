@@ -86,15 +86,16 @@ export async function withConnection<T>(database: DataSource, work: (sql: Sql) =
  * Runs `work` in one READ COMMITTED transaction: committed when it resolves,
  * rolled back when it throws (and the error rethrown).
  *
- * Neither BEGIN nor COMMIT costs a turn of the event loop of its own. pg queues
- * a connection's statements and sends the next the moment it reads the reply to
- * the one before: BEGIN is sent without waiting for its reply, so the work's
- * first statement follows it at once, and COMMIT is sent as soon as the work
- * resolves, behind any statement it issued without waiting (the relay deletes
- * its published rows that way). Under load a turn took 70-100 ms, and a relay
- * pass spent most of its time in them (bench/RESULTS.md). A transaction that a
- * failed statement aborted (and no ROLLBACK TO SAVEPOINT mended) is rolled back
- * by PostgreSQL at that COMMIT, which says so: that statement's error is thrown.
+ * Neither BEGIN nor COMMIT costs a turn of the event loop of its own. The
+ * pool's connections pipeline (platform's openDatabase): a statement issued
+ * while one is running goes to PostgreSQL at once. So BEGIN is sent without
+ * waiting for its reply, the work's first statement right behind it, and COMMIT
+ * as soon as the work resolves, behind any statement it issued without waiting
+ * (the relay deletes its published rows that way). Under load a turn took
+ * 70-100 ms, and a relay pass spent most of its time in them (bench/RESULTS.md).
+ * A transaction that a failed statement aborted (and no ROLLBACK TO SAVEPOINT
+ * mended) is rolled back by PostgreSQL at that COMMIT, which says so: that
+ * statement's error is thrown.
  */
 export async function inTransaction<T>(database: DataSource, work: (sql: Sql) => Promise<T>): Promise<T> {
   const runner = database.createQueryRunner();
